@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class CampaignsConfig(AppConfig):
+    name = "campaigns"
+    verbose_name = "Programs and queues"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from campaigns.roles import roles_sync_on_migrate
+
+        # Groups need the permission rows, which Django creates after migrating.
+        post_migrate.connect(roles_sync_on_migrate, sender=self)

@@ -1,0 +1,210 @@
+"""Programs (tenants), their queues and scripts, and the contacts they call."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from encrypted_fields.fields import EncryptedCharField
+
+from common.crypto import keyed_hash
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_CHOICES = [(i, d) for i, d in enumerate(WEEKDAYS)]
+ALL_DAYS = list(range(7))
+WORK_DAYS = list(range(6))
+
+state_code = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. FL.")
+e164_us = RegexValidator(r"^\+1\d{10}$", "Use E.164, e.g. +13055550123.")
+
+
+class Purpose(models.TextChoices):
+    CALLBACK = "callback", "Callback (the person asked)"
+    REMINDER = "reminder", "Appointment reminder"
+    REACTIVATION = "reactivation", "Alumni reactivation (telemarketing)"
+
+
+class ConsentBasis(models.TextChoices):
+    OWN_REQUEST = "own_request", "The person's own request"
+    HEALTHCARE_EXEMPTION = "healthcare_exemption", "Healthcare message exemption"
+    PRIOR_EXPRESS_WRITTEN = "prior_express_written", "Prior express written consent"
+
+
+# The consent basis is the law's answer to the purpose, so it is derived, never chosen.
+CONSENT_BASIS_FOR_PURPOSE = {
+    Purpose.CALLBACK: ConsentBasis.OWN_REQUEST,
+    Purpose.REMINDER: ConsentBasis.HEALTHCARE_EXEMPTION,
+    Purpose.REACTIVATION: ConsentBasis.PRIOR_EXPRESS_WRITTEN,
+}
+SOLICITATION_PURPOSES = frozenset({Purpose.REACTIVATION})
+
+
+class Program(models.Model):
+    slug = models.SlugField(unique=True)
+    legal_name = models.CharField(max_length=200)
+    neutral_name = models.CharField(
+        max_length=15,
+        help_text="Caller-ID name that does not reveal treatment (CNAM allows 15 characters).",
+    )
+    state = models.CharField(max_length=2, validators=[state_code])
+    timezone = models.CharField(max_length=64, default="America/New_York")
+    caller_id_number = models.CharField(max_length=12, blank=True, validators=[e164_us])
+    business_start = models.TimeField(default=time(8, 0))
+    business_end = models.TimeField(default=time(21, 0))
+    business_days = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    active = models.BooleanField(default=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="programs", blank=True
+    )
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        import pytz
+
+        if self.timezone not in pytz.all_timezones_set:
+            raise ValidationError({"timezone": "Unknown IANA time zone."})
+        if self.business_start >= self.business_end:
+            raise ValidationError({"business_end": "Must be after the start."})
+
+
+class Queue(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="queues")
+    slug = models.SlugField()
+    name = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    window_start = models.TimeField(default=time(9, 0), help_text="Called party's local time.")
+    window_end = models.TimeField(default=time(20, 0), help_text="Called party's local time.")
+    days = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    retry_minutes = models.PositiveIntegerField(default=240, validators=[MinValueValidator(1)])
+    active = models.BooleanField(default=True)
+    paused_reason = models.CharField(max_length=100, blank=True)
+    current_script = models.ForeignKey(
+        "Script", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program__slug", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "slug"], name="queue_slug_per_program"),
+            models.CheckConstraint(
+                condition=models.Q(window_start__lt=models.F("window_end")),
+                name="queue_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program.slug}/{self.slug}"
+
+    @property
+    def consent_basis(self) -> str:
+        return CONSENT_BASIS_FOR_PURPOSE[Purpose(self.purpose)].value
+
+    @property
+    def is_solicitation(self) -> bool:
+        return self.purpose in SOLICITATION_PURPOSES
+
+
+class Script(models.Model):
+    """A disclosure script version; immutable once an attempt used it."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="scripts")
+    version = models.PositiveIntegerField()
+    recording_disclosure = models.TextField(
+        default="This call may be recorded. May we record it?",
+        help_text="Read first, before anything else.",
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    used = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["queue", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "version"], name="script_version_per_queue")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk and Script.objects.filter(pk=self.pk, used=True).exists():
+            raise ValidationError("This script version was used on a call; publish a new one.")
+        super().save(*args, **kwargs)
+
+
+class PatientStatus(models.TextChoices):
+    NONE = "none", "Not a patient"
+    CURRENT = "current", "Current patient"
+    FORMER = "former", "Former patient (alumni)"
+
+
+class Contact(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="contacts")
+    external_id = models.CharField(max_length=100, blank=True, help_text="The CRM's id.")
+    first_name = EncryptedCharField(max_length=100, blank=True)
+    last_name = EncryptedCharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, validators=[state_code])
+    postal_code = models.CharField(
+        max_length=10, blank=True, validators=[RegexValidator(r"^\d{5}(-\d{4})?$")]
+    )
+    patient_status = models.CharField(
+        max_length=10, choices=PatientStatus.choices, default=PatientStatus.NONE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="contact_external_id_per_program",
+            )
+        ]
+
+    def __str__(self) -> str:
+        # Logs and admin breadcrumbs see an id, never a name.
+        return f"Contact #{self.pk}"
+
+
+class LineType(models.TextChoices):
+    MOBILE = "mobile", "Mobile"
+    LANDLINE = "landline", "Landline"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class PhoneNumber(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    number = EncryptedCharField(max_length=16, help_text="E.164")
+    number_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    line_type = models.CharField(max_length=10, choices=LineType.choices, default=LineType.UNKNOWN)
+    provided_by_patient = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "number_hash"], name="phone_once_per_contact")
+        ]
+
+    def __str__(self) -> str:
+        return f"Phone #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.number_hash = keyed_hash(self.number)
+        super().save(*args, **kwargs)

@@ -1,0 +1,75 @@
+"""The four staff roles as Django groups, with the model permissions each needs.
+
+Which objects a role sees is a separate matter: every admin list is also
+scoped to the programs the user belongs to (common.scoping).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+ADMISSIONS_STAFF = "admissions_staff"
+CAMPAIGN_MANAGER = "campaign_manager"
+COMPLIANCE_OFFICER = "compliance_officer"
+MARKETING_ANALYST = "marketing_analyst"
+
+# app_label.model -> actions, per role. Anything not listed is refused.
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    ADMISSIONS_STAFF: {
+        "campaigns.program": ("view",),
+        "campaigns.queue": ("view",),
+        "campaigns.script": ("view",),
+        "campaigns.contact": ("view", "add", "change"),
+        "campaigns.phonenumber": ("view", "add", "change"),
+        "dialer.calltask": ("view", "add"),
+        "dialer.callattempt": ("view", "add"),
+    },
+    CAMPAIGN_MANAGER: {
+        "campaigns.program": ("view",),
+        "campaigns.queue": ("view", "add", "change"),
+        "campaigns.script": ("view", "add"),
+        "dialer.calltask": ("view",),
+        "django_celery_beat.periodictask": ("view", "change"),
+        "django_celery_beat.crontabschedule": ("view", "add", "change"),
+    },
+    COMPLIANCE_OFFICER: {
+        "campaigns.program": ("view",),
+        "campaigns.queue": ("view",),
+        "campaigns.script": ("view",),
+        "campaigns.contact": ("view",),
+        "campaigns.phonenumber": ("view",),
+        "dialer.calltask": ("view",),
+        "dialer.callattempt": ("view",),
+        "audit.auditevent": ("view",),
+    },
+    MARKETING_ANALYST: {
+        "campaigns.program": ("view",),
+        "campaigns.queue": ("view",),
+    },
+}
+
+# Roles the later apps extend (DNC, consent) register here before sync.
+EXTRA_ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
+def roles_sync() -> None:
+    """Create the groups and set exactly the permissions listed (idempotent)."""
+    for role, grants in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = {**grants, **EXTRA_ROLE_PERMISSIONS.get(role, {})}
+        perms = []
+        for model_label, actions in wanted.items():
+            app_label, model = model_label.split(".")
+            for action in actions:
+                perm = Permission.objects.filter(
+                    content_type__app_label=app_label, codename=f"{action}_{model}"
+                ).first()
+                if perm is not None:
+                    perms.append(perm)
+        group.permissions.set(perms)
+
+
+def roles_sync_on_migrate(**kwargs: Any) -> None:
+    roles_sync()

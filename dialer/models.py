@@ -1,0 +1,136 @@
+"""Call tasks, their attempts, and the API clients (CRMs) that create them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from campaigns.models import Contact, PhoneNumber, Program, Queue, Script
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    EXHAUSTED = "exhausted", "Exhausted"
+
+
+OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+
+
+class TaskOrigin(models.TextChoices):
+    API = "api", "CRM (API)"
+    ADMIN = "admin", "Staff (admin)"
+    IMPORT = "import", "List import"
+
+
+class CallTask(models.Model):
+    """"Call this contact on this number for this queue"; the database is the queue of record."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tasks")
+    phone = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="tasks")
+    # Copied from the phone so that one number has one open task per queue,
+    # whichever contact row it hangs on.
+    number_hash = models.CharField(max_length=64, editable=False)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tasks")
+    status = models.CharField(
+        max_length=12, choices=TaskStatus.choices, default=TaskStatus.PENDING
+    )
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_decision = models.JSONField(default=dict, blank=True)
+    closed_reason = models.CharField(max_length=40, blank=True)
+    origin = models.CharField(max_length=10, choices=TaskOrigin.choices)
+    source = models.CharField(max_length=100, blank=True, help_text="Campaign or lead source.")
+    requested_at = models.DateTimeField(null=True, blank=True, help_text="Callback request time.")
+    appointment_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["next_attempt_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue", "number_hash"],
+                condition=models.Q(status__in=["pending", "in_progress"]),
+                name="one_open_task_per_number_and_queue",
+            )
+        ]
+        indexes = [
+            # The planner's work list: due pending tasks of one queue.
+            models.Index(
+                fields=["queue", "next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="task_due_per_queue",
+            ),
+            models.Index(fields=["number_hash", "status"], name="task_by_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task #{self.pk}"
+
+
+class Outcome(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    NO_ANSWER = "no_answer", "No answer"
+    BUSY = "busy", "Busy"
+    VOICEMAIL = "voicemail", "Voicemail"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    FAILED = "failed", "Failed"
+    ABANDONED = "abandoned", "Abandoned"
+    DNC_REQUESTED = "dnc_requested", "Asked not to be called"
+
+
+class CallAttempt(models.Model):
+    task = models.ForeignKey(CallTask, on_delete=models.PROTECT, related_name="attempt_set")
+    phone = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="attempts")
+    attempt_number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    script = models.ForeignKey(Script, null=True, blank=True, on_delete=models.PROTECT)
+    recording_consent = models.BooleanField(null=True, blank=True)
+    answered = models.BooleanField(default=False)
+    abandoned = models.BooleanField(default=False)
+    backend = models.CharField(max_length=20, default="preview")
+    backend_ref = models.CharField(max_length=100, blank=True)
+    decision = models.JSONField(default=dict, blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "attempt_number"], name="one_attempt_per_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt #{self.pk}"
+
+
+class ApiRole(models.TextChoices):
+    CRM = "crm", "CRM"
+    MANAGER = "manager", "Manager"
+
+
+class ApiClient(models.Model):
+    """A CRM or script calling the API for one program; only a hash of its token is kept."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="api_clients")
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=10, choices=ApiRole.choices, default=ApiRole.CRM)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=8, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program__slug", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"

@@ -156,8 +156,8 @@ class PatientStatus(models.TextChoices):
 class Contact(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="contacts")
     external_id = models.CharField(max_length=100, blank=True, help_text="The CRM's id.")
-    first_name = EncryptedCharField(max_length=100, blank=True)
-    last_name = EncryptedCharField(max_length=100, blank=True)
+    first_name = EncryptedCharField(max_length=100, blank=True, null=True)
+    last_name = EncryptedCharField(max_length=100, blank=True, null=True)
     state = models.CharField(max_length=2, blank=True, validators=[state_code])
     postal_code = models.CharField(
         max_length=10, blank=True, validators=[RegexValidator(r"^\d{5}(-\d{4})?$")]

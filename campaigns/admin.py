@@ -1,0 +1,153 @@
+"""Admin for programs, queues, scripts and contacts, scoped to the user's programs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import transaction
+from django.http import HttpRequest
+
+from audit.actors import actor_for_user
+from audit.services import audit_record
+from campaigns.forms import PhoneNumberForm, ProgramForm, QueueForm
+from campaigns.models import Contact, PhoneNumber, Program, Queue, Script
+from campaigns.services import script_publish
+from common.phones import mask
+from common.scoping import ProgramScopedAdmin
+
+
+@admin.register(Program)
+class ProgramAdmin(ProgramScopedAdmin):
+    program_path = ""
+    form = ProgramForm
+    list_display = ["slug", "legal_name", "state", "timezone", "active"]
+    list_filter = ["state", "active"]
+    search_fields = ["slug", "legal_name"]
+    filter_horizontal = ["members"]
+
+    def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=actor_for_user(request.user),
+                action="program.changed" if change else "program.created",
+                object_type="program",
+                object_id=obj.pk,
+                program_id=obj.pk,
+                data={"fields": sorted(form.changed_data)},
+            )
+
+
+class ScriptInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Script
+    fields = ["version", "recording_disclosure", "body", "used", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Queue)
+class QueueAdmin(ProgramScopedAdmin):
+    form = QueueForm
+    list_display = ["__str__", "name", "purpose", "window_start", "window_end", "active"]
+    list_filter = ["purpose", "active", "program"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["consent_basis", "current_script", "paused_reason"]
+    inlines = [ScriptInline]
+
+    @admin.display(description="Consent basis (from the purpose)")
+    def consent_basis(self, obj: Queue) -> str:
+        return obj.consent_basis if obj.purpose else "-"
+
+    def save_model(self, request: HttpRequest, obj: Queue, form: Any, change: bool) -> None:
+        actor = actor_for_user(request.user)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            text = (form.cleaned_data.get("new_script") or "").strip()
+            if text:
+                script_publish(queue=obj, body=text, actor=actor)
+            audit_record(
+                actor=actor,
+                action="queue.changed" if change else "queue.created",
+                object_type="queue",
+                object_id=obj.pk,
+                program_id=obj.program_id,
+                data={"fields": sorted(form.changed_data)},
+            )
+
+
+@admin.register(Script)
+class ScriptAdmin(ProgramScopedAdmin):
+    program_path = "queue__program"
+    list_display = ["__str__", "version", "used", "created_at"]
+    list_filter = ["used", "queue__program"]
+    readonly_fields = ["queue", "version", "recording_disclosure", "body", "used", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # versions are published from the queue page
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PhoneInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = PhoneNumber
+    form = PhoneNumberForm
+    extra = 1
+    can_delete = False
+
+
+@admin.register(Contact)
+class ContactAdmin(ProgramScopedAdmin):
+    list_display = ["__str__", "external_id", "program", "patient_status", "state", "created_at"]
+    list_filter = ["patient_status", "program", "state"]
+    search_fields = ["external_id"]  # names and numbers are encrypted: search by the CRM id
+    inlines = [PhoneInline]
+    fields = [
+        "program",
+        "external_id",
+        "first_name",
+        "last_name",
+        "state",
+        "postal_code",
+        "patient_status",
+    ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=actor_for_user(request.user),
+                action="contact.changed" if change else "contact.created",
+                object_type="contact",
+                object_id=obj.pk,
+                program_id=obj.program_id,
+                data={"fields": sorted(form.changed_data)},
+            )
+
+
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(ProgramScopedAdmin):
+    program_path = "contact__program"
+    list_display = ["__str__", "masked", "line_type", "provided_by_patient", "contact"]
+    list_filter = ["line_type", "provided_by_patient"]
+    form = PhoneNumberForm
+    fields = ["contact", "number", "line_type", "provided_by_patient"]
+
+    @admin.display(description="Number")
+    def masked(self, obj: PhoneNumber) -> str:
+        return mask(obj.number)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,59 @@
+"""Admin forms: weekdays as checkboxes, phone numbers in any common US format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from campaigns.models import WEEKDAY_CHOICES, PhoneNumber, Program, Queue
+from common.phones import InvalidPhoneNumber, to_e164
+
+
+def weekday_field(label: str) -> forms.TypedMultipleChoiceField:
+    return forms.TypedMultipleChoiceField(
+        label=label,
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
+class ProgramForm(forms.ModelForm):  # type: ignore[type-arg]
+    business_days = weekday_field("Business days")
+
+    class Meta:
+        model = Program
+        fields = "__all__"
+
+
+class QueueForm(forms.ModelForm):  # type: ignore[type-arg]
+    days = weekday_field("Calling days")
+    new_script = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        help_text="Text here publishes a new script version; used versions never change.",
+    )
+
+    class Meta:
+        model = Queue
+        exclude = ["current_script", "paused_reason"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is None and not (data.get("new_script") or "").strip():
+            self.add_error("new_script", "A new queue needs its script.")
+        return data
+
+
+class PhoneNumberForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = PhoneNumber
+        fields = ["number", "line_type", "provided_by_patient"]
+
+    def clean_number(self) -> str:
+        try:
+            return to_e164(self.cleaned_data["number"])
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -1,0 +1,143 @@
+"""`seed_demo`: an idempotent demo portfolio (two programs, three queues each, staff of each role)."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from audit.actors import actor_system
+from campaigns.models import Contact, Program, Purpose
+from campaigns.roles import (
+    ADMISSIONS_STAFF,
+    CAMPAIGN_MANAGER,
+    COMPLIANCE_OFFICER,
+    MARKETING_ANALYST,
+    roles_sync,
+)
+from campaigns.services import PhoneInput, contact_create, program_create, queue_create
+
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
+
+PROGRAMS = [
+    {
+        "slug": "harbor-recovery",
+        "legal_name": "Harbor Recovery Center",
+        "state": "FL",
+        "timezone": "America/New_York",
+        "neutral_name": "Harbor Health",
+        "caller_id_number": "+13055550100",
+    },
+    {
+        "slug": "mesa-springs",
+        "legal_name": "Mesa Springs Treatment",
+        "state": "AZ",
+        "timezone": "America/Phoenix",
+        "neutral_name": "Mesa Wellness",
+        "caller_id_number": "+16025550100",
+    },
+]
+
+QUEUES = [
+    ("callbacks", "Missed-call callbacks", Purpose.CALLBACK, time(8, 0), time(21, 0)),
+    ("reminders", "Appointment reminders", Purpose.REMINDER, time(9, 0), time(19, 0)),
+    ("alumni", "Alumni reactivation", Purpose.REACTIVATION, time(10, 0), time(19, 0)),
+]
+
+SCRIPT = (
+    "Hello, this is {name} returning your call. Is now a good time to talk? "
+    "If you would rather not be called again, tell me and we will stop."
+)
+
+CONTACTS = {
+    "harbor-recovery": [
+        ("HR-1001", "Alex", "Rivera", "FL", "33101", "none", "+13055550123"),
+        ("HR-1002", "Sam", "Lee", "FL", "33139", "current", "+13055550124"),
+        ("HR-1003", "Jordan", "Diaz", "NY", "10001", "former", "+12125550199"),
+    ],
+    "mesa-springs": [
+        ("MS-2001", "Casey", "Nguyen", "AZ", "85004", "none", "+16025550142"),
+        ("MS-2002", "Riley", "Patel", "AZ", "85281", "former", "+16025550143"),
+    ],
+}
+
+# username -> (role, program slugs)
+USERS = {
+    "staff.harbor": (ADMISSIONS_STAFF, ["harbor-recovery"]),
+    "manager.harbor": (CAMPAIGN_MANAGER, ["harbor-recovery"]),
+    "compliance": (COMPLIANCE_OFFICER, ["harbor-recovery", "mesa-springs"]),
+    "marketing": (MARKETING_ANALYST, ["harbor-recovery", "mesa-springs"]),
+    "staff.mesa": (ADMISSIONS_STAFF, ["mesa-springs"]),
+}
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo portfolio; safe to run again."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor = actor_system("seed_demo")
+        roles_sync()
+        with transaction.atomic():
+            programs = {spec["slug"]: self._program(spec, actor) for spec in PROGRAMS}
+            for slug, rows in CONTACTS.items():
+                program = programs[slug]
+                for ext, first, last, state, zip_code, status, number in rows:
+                    if not Contact.objects.filter(program=program, external_id=ext).exists():
+                        contact_create(
+                            program=program,
+                            external_id=ext,
+                            first_name=first,
+                            last_name=last,
+                            state=state,
+                            postal_code=zip_code,
+                            patient_status=status,
+                            phones=[PhoneInput(number, provided_by_patient=True)],
+                            actor=actor,
+                        )
+            self._users(programs)
+        url = os.environ.get("DEMO_URL", "http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"Demo ready at {url}")
+        self.stdout.write(f"Login: admin / {DEMO_PASSWORD} (operator, sees every program)")
+        self.stdout.write(
+            f"Staff logins (same password): {', '.join(USERS)}"
+        )
+
+    def _program(self, spec: dict[str, str], actor: str) -> Program:
+        program = Program.objects.filter(slug=spec["slug"]).first()
+        if program is None:
+            program = program_create(actor=actor, **spec)
+        for slug, name, purpose, start, end in QUEUES:
+            if not program.queues.filter(slug=slug).exists():
+                queue_create(
+                    program=program,
+                    slug=slug,
+                    name=name,
+                    purpose=purpose,
+                    window_start=start,
+                    window_end=end,
+                    script=SCRIPT.format(name=program.neutral_name),
+                    actor=actor,
+                )
+        return program
+
+    def _users(self, programs: dict[str, Program]) -> None:
+        User = get_user_model()
+        admin, created = User.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            admin.set_password(DEMO_PASSWORD)
+            admin.save()
+        for username, (role, slugs) in USERS.items():
+            user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            user.groups.add(Group.objects.get(name=role))
+            for slug in slugs:
+                programs[slug].members.add(user)

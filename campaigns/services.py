@@ -1,0 +1,215 @@
+"""Writes to programs, queues, scripts and contacts; each act audited in its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import pytz
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from audit.services import audit_record
+from campaigns.models import (
+    ALL_DAYS,
+    WORK_DAYS,
+    Contact,
+    LineType,
+    PhoneNumber,
+    Program,
+    Purpose,
+    Queue,
+    Script,
+)
+from common.crypto import keyed_hash
+from common.phones import InvalidPhoneNumber, line_type, to_e164
+
+
+def program_create(
+    *,
+    slug: str,
+    legal_name: str,
+    state: str,
+    timezone: str | None = None,
+    neutral_name: str = "",
+    caller_id_number: str = "",
+    actor: str,
+) -> Program:
+    state = state.upper()
+    if timezone is None:
+        timezone = _default_timezone(state)
+    if timezone not in pytz.all_timezones_set:
+        raise ValidationError({"timezone": "Unknown IANA time zone."})
+    program = Program(
+        slug=slug,
+        legal_name=legal_name,
+        state=state,
+        timezone=timezone,
+        neutral_name=neutral_name or slug.replace("-", " ").title()[:15],
+        caller_id_number=to_e164(caller_id_number) if caller_id_number else "",
+        business_days=ALL_DAYS,
+    )
+    program.full_clean()
+    with transaction.atomic():
+        program.save()
+        audit_record(
+            actor=actor,
+            action="program.created",
+            object_type="program",
+            object_id=program.pk,
+            program_id=program.pk,
+            data={"slug": slug, "state": state, "timezone": timezone},
+        )
+    return program
+
+
+def _default_timezone(state: str) -> str:
+    import us
+
+    found = us.states.lookup(state)
+    if found is None:
+        raise ValidationError({"state": "Unknown US state code."})
+    # The state's first listed zone is where most of its people live.
+    return str(found.time_zones[0])
+
+
+def queue_create(
+    *,
+    program: Program,
+    slug: str,
+    name: str,
+    purpose: str,
+    script: str,
+    actor: str,
+    window_start: time = time(9, 0),
+    window_end: time = time(20, 0),
+    days: Iterable[int] | None = None,
+    max_attempts: int = 3,
+    retry_minutes: int = 240,
+    active: bool = True,
+    recording_disclosure: str | None = None,
+) -> Queue:
+    queue = Queue(
+        program=program,
+        slug=slug,
+        name=name,
+        purpose=Purpose(purpose),
+        window_start=window_start,
+        window_end=window_end,
+        days=sorted(set(days)) if days is not None else list(WORK_DAYS),
+        max_attempts=max_attempts,
+        retry_minutes=retry_minutes,
+        active=active,
+    )
+    queue.full_clean(exclude=["current_script"])
+    with transaction.atomic():
+        queue.save()
+        script_publish(
+            queue=queue, body=script, actor=actor, recording_disclosure=recording_disclosure
+        )
+        audit_record(
+            actor=actor,
+            action="queue.created",
+            object_type="queue",
+            object_id=queue.pk,
+            program_id=program.pk,
+            data={"slug": slug, "purpose": purpose},
+        )
+    return queue
+
+
+def script_publish(
+    *, queue: Queue, body: str, actor: str, recording_disclosure: str | None = None
+) -> Script:
+    """A new immutable version becomes the queue's current script."""
+    if not body.strip():
+        raise ValidationError({"script": "The script cannot be empty."})
+    with transaction.atomic():
+        last = Script.objects.select_for_update().filter(queue=queue).order_by("-version").first()
+        fields: dict[str, Any] = {"queue": queue, "version": (last.version + 1) if last else 1}
+        fields["body"] = body
+        if recording_disclosure:
+            fields["recording_disclosure"] = recording_disclosure
+        elif last is not None:
+            fields["recording_disclosure"] = last.recording_disclosure
+        script = Script.objects.create(**fields)
+        Queue.objects.filter(pk=queue.pk).update(current_script=script)
+        queue.current_script = script
+        audit_record(
+            actor=actor,
+            action="script.published",
+            object_type="script",
+            object_id=script.pk,
+            program_id=queue.program_id,
+            data={"queue": queue.slug, "version": script.version},
+        )
+    return script
+
+
+@dataclass(frozen=True)
+class PhoneInput:
+    number: str
+    line_type: str | None = None
+    provided_by_patient: bool = False
+
+
+def contact_create(
+    *,
+    program: Program,
+    phones: Iterable[PhoneInput],
+    actor: str,
+    external_id: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    state: str = "",
+    postal_code: str = "",
+    patient_status: str = "none",
+) -> Contact:
+    """Create a contact and its numbers; a bad number refuses the whole contact."""
+    normalized: list[PhoneInput] = []
+    for index, phone in enumerate(phones):
+        try:
+            e164 = to_e164(phone.number)
+        except InvalidPhoneNumber as exc:
+            raise ValidationError({f"phones[{index}].number": str(exc)}) from None
+        normalized.append(
+            PhoneInput(e164, phone.line_type or line_type(e164), phone.provided_by_patient)
+        )
+    contact = Contact(
+        program=program,
+        external_id=external_id,
+        first_name=first_name,
+        last_name=last_name,
+        state=state.upper(),
+        postal_code=postal_code,
+        patient_status=patient_status,
+    )
+    contact.full_clean(validate_unique=False)
+    with transaction.atomic():
+        contact.save()
+        for phone in normalized:
+            phone_add(contact=contact, phone=phone)
+        audit_record(
+            actor=actor,
+            action="contact.created",
+            object_type="contact",
+            object_id=contact.pk,
+            program_id=program.pk,
+            data={"phones": len(normalized), "patient_status": patient_status},
+        )
+    return contact
+
+
+def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
+    e164 = to_e164(phone.number)
+    existing = PhoneNumber.objects.filter(contact=contact, number_hash=keyed_hash(e164)).first()
+    if existing is not None:
+        return existing
+    return PhoneNumber.objects.create(
+        contact=contact,
+        number=e164,
+        line_type=phone.line_type or LineType.UNKNOWN,
+        provided_by_patient=phone.provided_by_patient,
+    )

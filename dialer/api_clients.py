@@ -1,0 +1,48 @@
+"""API clients: a token is shown once and only its SHA-256 is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import transaction
+
+from audit.services import audit_record
+from campaigns.models import Program
+from dialer.models import ApiClient, ApiRole
+
+
+def _token_hash(token: str) -> str:
+    # Tokens carry 256 bits of randomness, so a plain hash cannot be brute-forced.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_client_create(
+    *, program: Program, name: str, role: str = ApiRole.CRM, actor: str
+) -> tuple[ApiClient, str]:
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        client = ApiClient.objects.create(
+            program=program,
+            name=name,
+            role=ApiRole(role),
+            token_hash=_token_hash(token),
+            token_prefix=token[:8],
+        )
+        audit_record(
+            actor=actor,
+            action="api_client.created",
+            object_type="api_client",
+            object_id=client.pk,
+            program_id=program.pk,
+            data={"role": role},
+        )
+    return client, token
+
+
+def api_client_for_token(token: str) -> ApiClient | None:
+    return (
+        ApiClient.objects.select_related("program")
+        .filter(token_hash=_token_hash(token), active=True, program__active=True)
+        .first()
+    )

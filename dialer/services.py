@@ -1,0 +1,97 @@
+"""Creating and closing call tasks; each act audited in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from campaigns.models import Contact, PhoneNumber, Queue
+from dialer.models import OPEN_STATUSES, CallTask, TaskOrigin, TaskStatus
+
+
+class DuplicateOpenTask(Exception):
+    """This number already has an open task on this queue (one at a time, by constraint)."""
+
+    def __init__(self, existing: CallTask) -> None:
+        super().__init__(f"an open task already exists for this number on this queue: {existing.pk}")
+        self.existing = existing
+
+
+def task_create(
+    *,
+    contact: Contact,
+    phone: PhoneNumber,
+    queue: Queue,
+    origin: str,
+    actor: str,
+    source: str = "",
+    requested_at: datetime | None = None,
+    appointment_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+) -> CallTask:
+    """Create a pending task; raises DuplicateOpenTask if the number already has one here."""
+    if contact.program_id != queue.program_id or phone.contact_id != contact.pk:
+        raise ValueError("contact, phone and queue must belong together")
+    now = timezone.now()
+    task = CallTask(
+        contact=contact,
+        phone=phone,
+        number_hash=phone.number_hash,
+        queue=queue,
+        origin=TaskOrigin(origin),
+        source=source,
+        requested_at=requested_at,
+        appointment_at=appointment_at,
+        next_attempt_at=next_attempt_at or now,
+    )
+    try:
+        with transaction.atomic():
+            task.save()
+            audit_record(
+                actor=actor,
+                action="task.created",
+                object_type="call_task",
+                object_id=task.pk,
+                program_id=queue.program_id,
+                data={"queue": queue.slug, "origin": origin, "source": source},
+            )
+    except IntegrityError:
+        existing = open_task_for(queue=queue, number_hash=phone.number_hash)
+        if existing is None:
+            raise
+        raise DuplicateOpenTask(existing) from None
+    return task
+
+
+def open_task_for(*, queue: Queue, number_hash: str) -> CallTask | None:
+    return CallTask.objects.filter(
+        queue=queue, number_hash=number_hash, status__in=OPEN_STATUSES
+    ).first()
+
+
+def tasks_cancel(
+    *, tasks: Iterable[CallTask], reason: str, actor: str
+) -> list[int]:
+    """Cancel open tasks (already selected FOR UPDATE by the caller's query); returns their ids."""
+    cancelled: list[int] = []
+    with transaction.atomic():
+        for task in tasks:
+            if task.status not in OPEN_STATUSES:
+                continue
+            task.status = TaskStatus.CANCELLED
+            task.closed_reason = reason
+            task.save(update_fields=["status", "closed_reason", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="task.cancelled",
+                object_type="call_task",
+                object_id=task.pk,
+                program_id=task.queue.program_id,
+                reason=reason,
+            )
+            cancelled.append(task.pk)
+    return cancelled

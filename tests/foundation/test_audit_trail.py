@@ -1,0 +1,93 @@
+"""The audit trail is append-only in the database and its hash chain exposes tampering."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+
+from audit.models import AuditEvent
+from audit.services import audit_record, audit_verify
+
+
+def _events(n: int) -> list[AuditEvent]:
+    return [
+        audit_record(actor="system:tests", action="thing.done", object_type="thing", object_id=i)
+        for i in range(n)
+    ]
+
+
+@pytest.mark.django_db
+def test_it_refuses_update_at_the_database_level() -> None:
+    event = _events(1)[0]
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE id = %s", [event.pk])
+
+
+@pytest.mark.django_db
+def test_it_refuses_delete_at_the_database_level() -> None:
+    event = _events(1)[0]
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.django_db
+def test_it_chains_each_event_to_the_previous_one() -> None:
+    first, second, third = _events(3)
+    assert second.prev_hash == first.hash
+    assert third.prev_hash == second.hash
+    assert list(audit_verify()) == []
+    call_command("verify_audit")
+
+
+def _tamper(sql: str, params: list[object]) -> None:
+    """What a DBA with owner rights could do: switch the trigger off, edit, switch it back."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_append_only")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_append_only")
+
+
+@pytest.mark.django_db
+def test_verify_audit_catches_an_altered_row() -> None:
+    events = _events(4)
+    _tamper("UPDATE audit_auditevent SET reason = 'edited' WHERE id = %s", [events[1].pk])
+    breaks = list(audit_verify())
+    assert [b.event_id for b in breaks] == [events[1].pk]
+    with pytest.raises(CommandError, match="audit trail broken"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+def test_verify_audit_catches_a_deleted_row() -> None:
+    events = _events(4)
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[2].pk])
+    breaks = list(audit_verify())
+    assert [b.event_id for b in breaks] == [events[3].pk]
+
+
+@pytest.mark.django_db
+def test_verify_audit_catches_a_rehashed_row() -> None:
+    """Recomputing one row's hash after editing it still breaks the next row's link."""
+    from audit.chain import event_hash
+
+    events = _events(3)
+    target = AuditEvent.objects.get(pk=events[1].pk)
+    forged = event_hash(
+        prev_hash=target.prev_hash,
+        occurred_at=target.occurred_at,
+        actor="user:999",
+        action=target.action,
+        object_type=target.object_type,
+        object_id=target.object_id,
+        program_id=target.program_id,
+        reason=target.reason,
+        data=target.data,
+    )
+    _tamper(
+        "UPDATE audit_auditevent SET actor = 'user:999', hash = %s WHERE id = %s",
+        [forged, target.pk],
+    )
+    assert [b.event_id for b in audit_verify()] == [events[2].pk]

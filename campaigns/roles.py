@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "campaigns.phonenumber": ("view", "add", "change"),
         "dialer.calltask": ("view", "add"),
         "dialer.callattempt": ("view", "add"),
+        "dialer.mycall": ("view",),
     },
     CAMPAIGN_MANAGER: {
         "campaigns.program": ("view",),

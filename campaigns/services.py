@@ -213,3 +213,33 @@ def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
         line_type=phone.line_type or LineType.UNKNOWN,
         provided_by_patient=phone.provided_by_patient,
     )
+
+
+QUEUE_EDITABLE = frozenset(
+    {"name", "window_start", "window_end", "days", "max_attempts", "retry_minutes", "active"}
+)
+
+
+def queue_update(*, queue: Queue, actor: str, script: str | None = None, **fields: Any) -> Queue:
+    """Change a queue's settings; a new script text publishes a new version."""
+    unknown = set(fields) - QUEUE_EDITABLE
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(queue, name, sorted(set(value)) if name == "days" else value)
+    queue.full_clean(exclude=["current_script"])
+    with transaction.atomic():
+        queue.save()
+        if script is not None and (
+            queue.current_script is None or script != queue.current_script.body
+        ):
+            script_publish(queue=queue, body=script, actor=actor)
+        audit_record(
+            actor=actor,
+            action="queue.changed",
+            object_type="queue",
+            object_id=queue.pk,
+            program_id=queue.program_id,
+            data={"fields": sorted(fields) + (["script"] if script is not None else [])},
+        )
+    return queue

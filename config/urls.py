@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dialer.health import health
 
 admin.site.site_header = "Call orchestrator"
 admin.site.site_title = "Call orchestrator"
@@ -9,4 +12,8 @@ admin.site.index_title = "Calls, consent and compliance"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
+    path("api/v1/", include("dialer.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -85,3 +85,5 @@ class ApiClientAdmin(ProgramScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are shown once, by `manage.py create_api_client`
+
+from dialer import my_calls as _my_calls  # noqa: E402,F401  (registers "My calls")

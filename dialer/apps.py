@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class DialerConfig(AppConfig):
     name = "dialer"
     verbose_name = "Calls"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from dialer.schedules import schedules_sync_on_migrate
+
+        post_migrate.connect(schedules_sync_on_migrate, sender=self)

@@ -39,6 +39,7 @@ class CallTask(models.Model):
     )
     next_attempt_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_decision = models.JSONField(default=dict, blank=True)
     closed_reason = models.CharField(max_length=40, blank=True)
     origin = models.CharField(max_length=10, choices=TaskOrigin.choices)
@@ -80,6 +81,16 @@ class Outcome(models.TextChoices):
     FAILED = "failed", "Failed"
     ABANDONED = "abandoned", "Abandoned"
     DNC_REQUESTED = "dnc_requested", "Asked not to be called"
+    # Never dialled: the last check before the call blocked it (does not count toward caps).
+    WITHDRAWN = "withdrawn", "Withdrawn at the last check"
+
+
+RETRYABLE_OUTCOMES = frozenset(
+    {Outcome.NO_ANSWER, Outcome.BUSY, Outcome.VOICEMAIL, Outcome.FAILED, Outcome.ABANDONED}
+)
+ANSWERED_OUTCOMES = frozenset(
+    {Outcome.CONNECTED, Outcome.WRONG_NUMBER, Outcome.DNC_REQUESTED, Outcome.ABANDONED}
+)
 
 
 class CallAttempt(models.Model):
@@ -113,6 +124,15 @@ class CallAttempt(models.Model):
         return f"Attempt #{self.pk}"
 
 
+class MyCall(CallAttempt):
+    """A proxy, so that "My calls" has its own entry and permission in the admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "My call"
+        verbose_name_plural = "My calls"
+
+
 class ApiRole(models.TextChoices):
     CRM = "crm", "CRM"
     MANAGER = "manager", "Manager"
@@ -134,3 +154,21 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.token_prefix}…)"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for POST /callbacks/: the same key answers the same task."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    task = models.ForeignKey(CallTask, on_delete=models.CASCADE)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")
+        ]
+
+    def __str__(self) -> str:
+        return f"Idempotency key #{self.pk}"

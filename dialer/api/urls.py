@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from dialer.api import attempts, callbacks, contacts, dnc, eligibility, queues, tasks
+
+app_name = "api"
+
+urlpatterns = [
+    path("queues/", queues.QueueList.as_view(), name="queues"),
+    path("queues/<slug:slug>/", queues.QueueDetail.as_view(), name="queue"),
+    path("contacts/", contacts.ContactCreate.as_view(), name="contacts"),
+    path("contacts/<int:pk>/", contacts.ContactDetail.as_view(), name="contact"),
+    path("dnc/", dnc.DncCreate.as_view(), name="dnc"),
+    path("dnc/<str:number>/", dnc.DncDetail.as_view(), name="dnc-detail"),
+    path("callbacks/", callbacks.CallbackCreate.as_view(), name="callbacks"),
+    path("eligibility/", eligibility.Eligibility.as_view(), name="eligibility"),
+    path("tasks/", tasks.TaskList.as_view(), name="tasks"),
+    path("tasks/<int:pk>/", tasks.TaskDetail.as_view(), name="task"),
+    path("attempts/", attempts.AttemptCreate.as_view(), name="attempts"),
+]

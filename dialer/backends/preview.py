@@ -1,0 +1,14 @@
+"""Preview dialling: the attempt is offered in "My calls" and a staff member dials it."""
+
+from __future__ import annotations
+
+from dialer.models import CallAttempt
+
+
+class PreviewBackend:
+    name = "preview"
+
+    def place(self, attempt: CallAttempt) -> str:
+        # Offering is the attempt row itself (outcome blank, no staff member yet);
+        # the reference only names it, so placing twice changes nothing.
+        return f"preview:{attempt.pk}"

@@ -1,0 +1,92 @@
+"""The "My calls" page in the admin: take the next call, read the script, log the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from audit.actors import actor_for_user
+from dialer.models import MyCall, Outcome
+from dialer.outcomes import OutcomeError, attempt_outcome_record
+from dialer.preview import current_call, preview_take_next
+
+STAFF_OUTCOMES = [
+    (Outcome.CONNECTED, "Connected"),
+    (Outcome.NO_ANSWER, "No answer"),
+    (Outcome.VOICEMAIL, "Voicemail"),
+    (Outcome.BUSY, "Busy"),
+    (Outcome.WRONG_NUMBER, "Wrong number"),
+    (Outcome.DNC_REQUESTED, "Asked not to be called"),
+]
+
+
+class OutcomeForm(forms.Form):
+    attempt = forms.IntegerField(widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(choices=STAFF_OUTCOMES)
+    recording_consent = forms.TypedChoiceField(
+        choices=[("", "Not asked"), ("yes", "Consent to record given"), ("no", "Refused")],
+        coerce=lambda v: {"yes": True, "no": False}.get(v),
+        empty_value=None,
+        required=False,
+    )
+    duration_seconds = forms.IntegerField(min_value=0, required=False)
+
+
+@admin.register(MyCall)
+class MyCallsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        here = reverse("admin:dialer_mycall_changelist")
+        if request.method == "POST":
+            action = request.POST.get("action")
+            if action == "take":
+                if current_call(user=request.user) is None and preview_take_next(user=request.user) is None:
+                    messages.info(request, "No call is waiting for your programs right now.")
+                return HttpResponseRedirect(here)
+            if action == "outcome":
+                return self._log_outcome(request, here)
+        attempt = current_call(user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "My calls",
+            "opts": self.model._meta,
+            "attempt": attempt,
+            "form": OutcomeForm(initial={"attempt": attempt.pk}) if attempt else None,
+            "decision": attempt.decision if attempt else None,
+        }
+        return TemplateResponse(request, "admin/dialer/my_calls.html", context)
+
+    def _log_outcome(self, request: HttpRequest, here: str) -> HttpResponse:
+        form = OutcomeForm(request.POST)
+        attempt = current_call(user=request.user)
+        if not form.is_valid() or attempt is None or form.cleaned_data["attempt"] != attempt.pk:
+            messages.error(request, "That call is not yours to log, or the form is incomplete.")
+            return HttpResponseRedirect(here)
+        try:
+            attempt_outcome_record(
+                attempt_id=attempt.pk,
+                outcome=form.cleaned_data["outcome"],
+                recording_consent=form.cleaned_data["recording_consent"],
+                duration_seconds=form.cleaned_data["duration_seconds"],
+                actor=actor_for_user(request.user),
+            )
+        except OutcomeError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Outcome logged for call #{attempt.pk}.")
+        return HttpResponseRedirect(here)

@@ -1,0 +1,90 @@
+"""Recording what happened on a call, and what it means for the task."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from dialer.models import (
+    ANSWERED_OUTCOMES,
+    RETRYABLE_OUTCOMES,
+    CallAttempt,
+    Outcome,
+    TaskStatus,
+)
+
+
+class OutcomeError(ValueError):
+    pass
+
+
+def attempt_outcome_record(
+    *,
+    attempt_id: int,
+    outcome: str,
+    actor: str,
+    duration_seconds: int | None = None,
+    recording_consent: bool | None = None,
+    ended_at: datetime | None = None,
+) -> CallAttempt:
+    """Close an attempt with its outcome and move its task on, per the queue's policy.
+
+    connected, wrong_number: the task is done. no_answer, busy, voicemail, failed,
+    abandoned: retried after the queue's spacing until max attempts (then exhausted).
+    dnc_requested: the number goes on the internal list at once, which cancels
+    every open task for it in every program.
+    """
+    try:
+        outcome = Outcome(outcome)
+    except ValueError:
+        raise OutcomeError("outcome: not a known outcome") from None
+    now = ended_at or timezone.now()
+    with transaction.atomic():
+        attempt = (
+            CallAttempt.objects.select_for_update()
+            .select_related("task__queue", "phone")
+            .get(pk=attempt_id)
+        )
+        if attempt.outcome:
+            raise OutcomeError("outcome: this attempt already has one")
+        task = attempt.task
+        attempt.outcome = outcome
+        attempt.ended_at = now
+        attempt.duration_seconds = duration_seconds
+        attempt.answered = outcome in ANSWERED_OUTCOMES
+        attempt.abandoned = outcome == Outcome.ABANDONED
+        if recording_consent is not None:
+            attempt.recording_consent = recording_consent
+        attempt.save()
+        if outcome in RETRYABLE_OUTCOMES and task.attempts < task.queue.max_attempts:
+            task.status = TaskStatus.PENDING
+            task.next_attempt_at = now + timedelta(minutes=task.queue.retry_minutes)
+        elif outcome in RETRYABLE_OUTCOMES:
+            task.status = TaskStatus.EXHAUSTED
+            task.closed_reason = "max_attempts_reached"
+        else:
+            task.status = TaskStatus.DONE
+            task.closed_reason = outcome
+        task.save(update_fields=["status", "next_attempt_at", "closed_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="call.outcome",
+            object_type="call_attempt",
+            object_id=attempt.pk,
+            program_id=task.queue.program_id,
+            data={"outcome": outcome, "task": task.pk, "recording_consent": recording_consent},
+        )
+        if outcome == Outcome.DNC_REQUESTED:
+            from dialer.optout import dnc_request_record
+
+            dnc_request_record(
+                number=attempt.phone.number,
+                source="staff_outcome",
+                note=f"asked not to be called on attempt {attempt.pk}",
+                actor=actor,
+                program_id=task.queue.program_id,
+            )
+    return attempt

@@ -1,0 +1,235 @@
+"""The in-memory registry index: one bit per possible number, in a file shared by memory-mapping.
+
+Layout of `registry-g<generation>.idx`: a header region of HEADER_BYTES (magic,
+then the length and text of a JSON header: generation, sources, and for each
+source the block number of every area code it has numbers in), then blocks of
+BLOCK_BYTES, one bit per number NXX-XXXX of one area code of one source. The
+whole national registry (about 600 area codes) takes about 750 MB, mapped once
+and shared by every process on the machine through the page cache.
+
+An index is only ever used for the generation it was built from: a reader
+compares it with the generation in PostgreSQL on every call, and falls back to
+PostgreSQL when no file for the current generation exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.db import connection, transaction
+
+from dnc.keys import AREA_SPAN, Keys, Mask
+from dnc.models import ALL_AREA_CODES, partition_name
+from dnc.registry.storage import area_range
+
+MAGIC = b"DNCIDX01"
+HEADER_BYTES = 1 << 20
+BLOCK_BYTES = AREA_SPAN // 8
+AREA_CODES = range(200, 1000)
+_ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
+
+
+def index_dir() -> Path:
+    configured = getattr(settings, "DNC_INDEX_DIR", "") or os.environ.get("DNC_INDEX_DIR", "")
+    return Path(configured) if configured else Path(settings.BASE_DIR) / "var" / "dnc-index"
+
+
+def index_path(generation: int, directory: Path | None = None) -> Path:
+    return (directory or index_dir()) / f"registry-g{int(generation)}.idx"
+
+
+@dataclass(frozen=True)
+class DenseIndex:
+    generation: int
+    sources: tuple[str, ...]
+    slots: npt.NDArray[np.int64]  # (sources, 1000): block number, -1 for none
+    bits: npt.NDArray[np.uint8]
+
+    def contains(self, keys: Keys) -> dict[str, Mask]:
+        """For each source, which keys it lists (keys outside 2000000000-9999999999 never match)."""
+        area = np.clip(keys // AREA_SPAN, 0, 999)
+        line = keys - area * AREA_SPAN
+        found: dict[str, Mask] = {}
+        for row, source in enumerate(self.sources):
+            slot = self.slots[row][area]
+            hit = np.zeros(len(keys), np.bool_)
+            covered = np.flatnonzero(slot >= 0)
+            if covered.size:
+                lines = line[covered]
+                offsets = slot[covered] * BLOCK_BYTES + (lines >> 3)
+                hit[covered] = (self.bits[offsets] >> (lines & 7).astype(np.uint8)) & 1 != 0
+            found[source] = hit
+        return found
+
+    def contains_one(self, key: int) -> list[str]:
+        """The sources that list one key."""
+        area = key // AREA_SPAN
+        if not 0 <= area < 1000:
+            return []
+        line = key - area * AREA_SPAN
+        found = []
+        for row, source in enumerate(self.sources):
+            slot = int(self.slots[row, area])
+            if slot >= 0 and int(self.bits[slot * BLOCK_BYTES + (line >> 3)]) >> (line & 7) & 1:
+                found.append(source)
+        return found
+
+
+def index_open(generation: int, directory: Path | None = None) -> DenseIndex | None:
+    """The index of this generation, or None when there is no complete file for it."""
+    path = index_path(generation, directory)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(12)
+            if len(head) < 12 or head[:8] != MAGIC:
+                return None
+            (length,) = struct.unpack("<I", head[8:12])
+            header = json.loads(stream.read(length))
+        size = path.stat().st_size
+    except (OSError, ValueError):
+        return None
+    blocks = int(header["blocks"])
+    if header["generation"] != generation or size != HEADER_BYTES + blocks * BLOCK_BYTES:
+        return None
+    sources = tuple(header["sources"])
+    slots = np.full((len(sources), 1000), -1, np.int64)
+    for row, source in enumerate(sources):
+        for area, block in header["slots"][source].items():
+            slots[row, int(area)] = block
+    bits: npt.NDArray[np.uint8] = (
+        np.memmap(path, np.uint8, mode="r", offset=HEADER_BYTES, shape=(blocks * BLOCK_BYTES,))
+        if blocks
+        else np.zeros(1, np.uint8)
+    )
+    return DenseIndex(generation=generation, sources=sources, slots=slots, bits=bits)
+
+
+_lock = threading.Lock()
+_current: DenseIndex | None = None
+
+
+def index_cached() -> DenseIndex | None:
+    """The index this process has mapped, whatever its generation."""
+    return _current
+
+
+def index_for(generation: int) -> DenseIndex | None:
+    """This process's mapping of the index of `generation`, opened on first use."""
+    global _current
+    found = _current
+    if found is not None and found.generation == generation:
+        return found
+    with _lock:
+        if _current is None or _current.generation != generation:
+            opened = index_open(generation)
+            if opened is None:
+                return None
+            _current = opened
+        return _current
+
+
+def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
+    """Build the index of the current generation; returns (path, numbers).
+
+    1. In one read-only, repeatable-read transaction (one snapshot), read the
+       generation and the copies in force.
+    2. For every source and area code in force, fetch that area code's lines
+       from its load's partition as one array and set their bits in a block
+       of a temporary file (a state list: every area code it has numbers in).
+    3. Write the header, fsync, rename to the generation's name (atomic), fsync
+       the directory; readers never see a half-written index. Remove the
+       files of older generations (processes that mapped them keep them).
+    """
+    directory = directory or index_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary = directory / f".building-{os.getpid()}-{secrets.token_hex(4)}"
+    # Inside a caller's transaction (tests) the snapshot is the caller's to choose.
+    own_snapshot = not connection.in_atomic_block
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if own_snapshot:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SELECT generation FROM dnc_registrystate WHERE id = 1")
+            row = cursor.fetchone()
+            generation = int(row[0]) if row else 0
+            cursor.execute(
+                "SELECT source, area_code, load_id FROM dnc_registrycoverage"
+                " ORDER BY source <> 'national', source, area_code"
+            )
+            coverage = cursor.fetchall()
+            sources: list[str] = []
+            slots: dict[str, dict[str, int]] = {}
+            blocks = numbers = 0
+            with temporary.open("wb") as out:
+                out.truncate(HEADER_BYTES)
+                out.seek(HEADER_BYTES)
+                for source, area_code, load_id in coverage:
+                    if source not in slots:
+                        sources.append(source)
+                        slots[source] = {}
+                    areas = AREA_CODES if area_code == ALL_AREA_CODES else (area_code,)
+                    for area in areas:
+                        lines = _area_lines(cursor, partition_name(load_id), area)
+                        if lines.size == 0:
+                            continue
+                        block = np.zeros(AREA_SPAN, np.bool_)
+                        block[lines] = True
+                        out.write(np.packbits(block, bitorder="little").tobytes())
+                        slots[source][str(area)] = blocks
+                        blocks += 1
+                        numbers += int(lines.size)
+                header = json.dumps(
+                    {"generation": generation, "sources": sources, "slots": slots, "blocks": blocks}
+                ).encode()
+                if 12 + len(header) > HEADER_BYTES:
+                    raise ValueError("index header too large")
+                out.seek(0)
+                out.write(MAGIC + struct.pack("<I", len(header)) + header)
+                out.flush()
+                os.fsync(out.fileno())
+        final = index_path(generation, directory)
+        os.replace(temporary, final)
+        _fsync_dir(directory)
+    finally:
+        temporary.unlink(missing_ok=True)
+    for old in directory.glob("registry-g*.idx"):
+        if old != final:
+            old.unlink(missing_ok=True)
+    return final, numbers
+
+
+def _area_lines(cursor: Any, table: str, area: int) -> npt.NDArray[np.int64]:
+    low, high = area_range(area)
+    buffer = bytearray()
+    query = (  # integers and a partition name made from an integer only
+        f"COPY (SELECT array_agg((number - {low})::int4) FROM {table}"  # noqa: S608
+        f" WHERE number >= {low} AND number < {high}) TO STDOUT (FORMAT binary)"
+    )
+    with cursor.copy(query) as copy:
+        for data in copy:
+            buffer += data
+    # 19-byte file header, then one row: field count (2), length (4, -1 for NULL),
+    # the array header (20 bytes for one dimension), elements of (length, value).
+    (length,) = struct.unpack(">i", buffer[21:25])
+    if length < 0:
+        return np.zeros(0, np.int64)
+    body = bytes(buffer[25 + 20 : -2])
+    return np.frombuffer(body, _ARRAY_ELEMENT)["value"].astype(np.int64)
+
+
+def _fsync_dir(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

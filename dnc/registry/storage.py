@@ -1,0 +1,236 @@
+"""The registry's tables in PostgreSQL: partitions per full load, the load lock, the generation.
+
+Every function takes the caller's cursor (a psycopg 3 cursor under Django's
+wrapper) and runs inside the caller's transaction unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from django.db import connection
+
+from dnc.keys import AREA_SPAN, Keys
+from dnc.models import partition_name
+
+PARENT = "dnc_registry_number"
+# Held by a load for its whole transaction, and by the pruning of old partitions.
+LOAD_LOCK = 7_311_003
+
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_TRAILER = b"\xff\xff"
+_ROW = np.dtype([("fields", ">i2"), ("length", ">i4"), ("value", ">i8")])
+
+
+class RegistryBusy(Exception):
+    """Another registry load holds the lock."""
+
+    def __init__(self) -> None:
+        super().__init__("another registry load is running; try again when it has finished")
+
+
+def lock_loads(cursor: Any) -> None:
+    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOAD_LOCK])
+    if not cursor.fetchone()[0]:
+        raise RegistryBusy()
+
+
+def next_generation(cursor: Any) -> int:
+    """A new generation, never reused even when a transaction rolls back (a sequence)."""
+    cursor.execute(
+        """
+        INSERT INTO dnc_registrystate (id, generation)
+        VALUES (1, nextval('dnc_registry_generation'))
+        ON CONFLICT (id) DO UPDATE SET generation = EXCLUDED.generation
+        RETURNING generation
+        """
+    )
+    return int(cursor.fetchone()[0])
+
+
+def current_generation(cursor: Any) -> int:
+    cursor.execute("SELECT generation FROM dnc_registrystate WHERE id = 1")
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def partition_create(cursor: Any, load_id: int) -> str:
+    """A new, empty table for a load's rows; its CHECK lets ATTACH skip a validating scan."""
+    name = partition_name(load_id)
+    cursor.execute(
+        f"CREATE TABLE {name} ("
+        f" load_id bigint NOT NULL DEFAULT {int(load_id)} CHECK (load_id = {int(load_id)}),"
+        " number bigint NOT NULL)"
+    )
+    return name
+
+
+class RowWriter:
+    """Streams keys into a table with binary COPY (FREEZE: the table is new in this transaction)."""
+
+    def __init__(self, cursor: Any, table: str, *, freeze: bool) -> None:
+        options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+        self._context = cursor.copy(f"COPY {table} (number) FROM STDIN WITH ({options})")
+        self._copy: Any = None
+        self.rows = 0
+
+    def __enter__(self) -> RowWriter:
+        self._copy = self._context.__enter__()
+        self._copy.write(_HEADER)
+        return self
+
+    def write(self, keys: Keys) -> None:
+        if len(keys) == 0:
+            return
+        rows = np.empty(len(keys), _ROW)
+        rows["fields"] = 1
+        rows["length"] = 8
+        rows["value"] = keys
+        self._copy.write(rows.tobytes())
+        self.rows += len(keys)
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            self._copy.write(_TRAILER)
+        self._context.__exit__(*exc)
+
+
+def partition_finish(cursor: Any, load_id: int) -> None:
+    """Index, analyse and attach a filled partition (the parent's index adopts the new one)."""
+    name = partition_name(load_id)
+    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    cursor.execute(f"CREATE INDEX {name}_number ON {name} (number)")
+    cursor.execute(f"ANALYZE {name}")
+    cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(load_id)})")
+
+
+def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:
+    cursor.execute(
+        f"CREATE TEMP TABLE {table} (number bigint NOT NULL, load_id bigint NOT NULL)"
+        " ON COMMIT DROP"
+    )
+    rows = np.empty(
+        len(keys), [("fields", ">i2"), ("l1", ">i4"), ("n", ">i8"), ("l2", ">i4"), ("id", ">i8")]
+    )
+    rows["fields"] = 2
+    rows["l1"] = 8
+    rows["n"] = keys
+    rows["l2"] = 8
+    rows["id"] = load_ids
+    with cursor.copy(f"COPY {table} (number, load_id) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(_HEADER)
+        copy.write(rows.tobytes())
+        copy.write(_TRAILER)
+    cursor.execute(f"ANALYZE {table}")
+
+
+def changes_apply(
+    cursor: Any, *, adds: Keys, add_loads: Keys, deletes: Keys, delete_loads: Keys
+) -> tuple[int, int]:
+    """Delete then add rows in the partitions in force; returns (added, deleted).
+
+    Additions already present and deletions already absent change nothing, so a
+    change list applied twice gives the same registry.
+    """
+    copy_into_temp(cursor, "dnc_changes_delete", deletes, delete_loads)
+    copy_into_temp(cursor, "dnc_changes_add", adds, add_loads)
+    deleted = added = 0
+    # Table names are built from integer load ids only (partition_name), never from input.
+    for load_id in sorted(set(delete_loads.tolist())):
+        name = partition_name(load_id)
+        cursor.execute(
+            f"DELETE FROM {name} n USING dnc_changes_delete d"  # noqa: S608
+            " WHERE d.load_id = %s AND n.number = d.number",
+            [load_id],
+        )
+        deleted += cursor.rowcount
+    for load_id in sorted(set(add_loads.tolist())):
+        name = partition_name(load_id)
+        cursor.execute(
+            f"INSERT INTO {name} (number) SELECT a.number FROM dnc_changes_add a"  # noqa: S608
+            " WHERE a.load_id = %s"
+            f" AND NOT EXISTS (SELECT 1 FROM {name} n WHERE n.number = a.number)",
+            [load_id],
+        )
+        added += cursor.rowcount
+    cursor.execute("DROP TABLE dnc_changes_delete, dnc_changes_add")
+    return added, deleted
+
+
+def area_range(area_code: int) -> tuple[int, int]:
+    return area_code * AREA_SPAN, (area_code + 1) * AREA_SPAN
+
+
+def partitions_prune() -> list[str]:
+    """Detach and drop the partitions of loads no longer in force; returns their names.
+
+    Runs outside any transaction when it can (DETACH ... CONCURRENTLY waits for
+    readers instead of blocking them); skips the work if a load is running.
+    """
+    concurrent = not connection.in_atomic_block
+    dropped: list[str] = []
+    with connection.cursor() as cursor:
+        if concurrent:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOAD_LOCK])
+        else:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOAD_LOCK])
+        if not cursor.fetchone()[0]:
+            return dropped
+        try:
+            cursor.execute(
+                """
+                SELECT c.relname, i.inhdetachpending FROM pg_inherits i
+                JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = %s::regclass
+                  AND NOT EXISTS (
+                    SELECT 1 FROM dnc_registrycoverage v
+                    WHERE %s || v.load_id::text = c.relname)
+                """,
+                [PARENT, "dnc_regnum_"],
+            )
+            for name, pending in cursor.fetchall():
+                if pending:
+                    cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name} FINALIZE")
+                elif concurrent:
+                    cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name} CONCURRENTLY")
+                else:
+                    cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name}")
+                cursor.execute(f"DROP TABLE {name}")
+                dropped.append(name)
+        finally:
+            if concurrent:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOAD_LOCK])
+    return dropped
+
+
+def in_force(cursor: Any, source: str) -> dict[int, tuple[int, Any]]:
+    """area code -> (load id, as of) of the copies in force for a source."""
+    cursor.execute(
+        "SELECT area_code, load_id, as_of FROM dnc_registrycoverage WHERE source = %s", [source]
+    )
+    return {int(area): (int(load), as_of) for area, load, as_of in cursor.fetchall()}
+
+
+def coverage_replace(
+    cursor: Any, *, source: str, area_codes: Iterable[int], load_id: int, as_of: Any, whole: bool
+) -> None:
+    if whole:
+        cursor.execute("DELETE FROM dnc_registrycoverage WHERE source = %s", [source])
+    cursor.executemany(
+        """
+        INSERT INTO dnc_registrycoverage (source, area_code, load_id, last_load_id, as_of)
+        VALUES (%s, %s, %s, %s, %s)
+        ON CONFLICT (source, area_code) DO UPDATE
+        SET load_id = EXCLUDED.load_id, last_load_id = EXCLUDED.last_load_id, as_of = EXCLUDED.as_of
+        """,
+        [(source, area, load_id, load_id, as_of) for area in area_codes],
+    )
+
+
+def coverage_touch(cursor: Any, *, source: str, load_id: int, as_of: Any) -> None:
+    cursor.execute(
+        "UPDATE dnc_registrycoverage SET as_of = %s, last_load_id = %s WHERE source = %s",
+        [as_of, load_id, source],
+    )

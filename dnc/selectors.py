@@ -1,0 +1,312 @@
+"""Reads of the do-not-call lists: one number (dispatch), many numbers (planner, imports, scrubs).
+
+Internal list: always from PostgreSQL for one number (by keyed hash, so a
+request committed a second ago counts); for many numbers, from a copy of the
+active entries kept in this process and brought up to date from PostgreSQL on
+every call (by `seq`, which follows commit order).
+
+Registries: from the memory-mapped dense index (`dnc.index`) when its file
+for the current generation exists, else from PostgreSQL, which is always right.
+An index of another generation is never used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from django.db import connection
+
+from common.crypto import keyed_hash
+from dnc.index import index_cached, index_for
+from dnc.keys import AREA_SPAN, Keys, Mask, key_from_e164, keys_from_numbers
+from dnc.models import ALL_AREA_CODES, InternalDncEntry
+
+NATIONAL = "national"
+STATE_PREFIX = "state:"
+PG_CHUNK = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class DncStatus:
+    internal: bool
+    national: bool
+    states: frozenset[str]  # two-letter codes of the state lists that hold the number
+    # Which registry generation answered (for the audit trail); not part of equality.
+    registry_generation: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryAsOf:
+    """As-of dates of the copies covering a number's area code; None where there is none."""
+
+    national: date | None
+    states: Mapping[str, date | None]  # every state list loaded, by two-letter code
+
+
+@dataclass(frozen=True)
+class Scrub:
+    """The answer for an array of keys: one mask per list (states by two-letter code)."""
+
+    internal: Mask
+    national: Mask
+    states: dict[str, Mask]
+    generation: int
+    engine: str
+
+
+def dnc_status(*, number_e164: str) -> DncStatus:
+    """One number, for dispatch: one round trip to PostgreSQL (plus a bit test in the index).
+
+    Raises InvalidPhoneNumber (without the number) for anything but +1 E.164.
+    """
+    key = key_from_e164(number_e164)
+    number_hash = keyed_hash(number_e164)
+    cached = index_cached()
+    with connection.cursor() as cursor:
+        if cached is not None:
+            cursor.execute(_ONE_INTERNAL, [number_hash])
+            generation, internal = cursor.fetchone()
+            index = index_for(generation) if generation is not None else None
+            if index is not None:
+                return _status(internal, index.contains_one(key), generation)
+        cursor.execute(_ONE_FULL, [number_hash, key // AREA_SPAN, key])
+        generation, internal, sources = cursor.fetchone()
+    index_for(generation or 0)  # map it now, if there is one, for the next call
+    return _status(internal, sources, generation or 0)
+
+
+def dnc_status_many(*, numbers: Sequence[str]) -> dict[str, DncStatus]:
+    """Many numbers at once, set-based; keyed by the strings given.
+
+    Numbers in E.164 go the fast way; other common writings are accepted one by
+    one. Strings that are not US numbers are left out of the answer.
+    """
+    keys, valid = keys_from_numbers(numbers)
+    if not valid.any():
+        return {}
+    scrub = dnc_scrub_keys(keys=keys[valid])
+    codes = scrub.internal.astype(np.int64) | (scrub.national.astype(np.int64) << 1)
+    states = sorted(scrub.states)
+    for bit, state in enumerate(states, start=2):
+        codes |= scrub.states[state].astype(np.int64) << bit
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    statuses = np.empty(len(distinct), dtype=object)
+    for index, code in enumerate(distinct.tolist()):
+        statuses[index] = DncStatus(
+            internal=bool(code & 1),
+            national=bool(code & 2),
+            states=frozenset(s for bit, s in enumerate(states, start=2) if code >> bit & 1),
+            registry_generation=scrub.generation,
+        )
+    given = [numbers[i] for i in np.flatnonzero(valid).tolist()] if not valid.all() else numbers
+    return dict(zip(given, statuses[inverse].tolist(), strict=True))
+
+
+def dnc_scrub_keys(*, keys: Keys, engine: str = "auto") -> Scrub:
+    """The lists holding each key (10-digit numbers as int64), one pass per list.
+
+    `engine`: "auto" (the index when it is current, else PostgreSQL),
+    "postgres" or "index" (None is returned nowhere: "index" raises when absent).
+    """
+    keys = np.asarray(keys, np.int64)
+    internal = np.isin(keys, _internal_keys())
+    generation = _generation()
+    index = index_for(generation) if engine in ("auto", "index") else None
+    if index is None and engine == "index":
+        raise LookupError(f"no index for registry generation {generation}")
+    if index is not None:
+        found, used = index.contains(keys), "index"
+    else:
+        found, used = _registry_postgres(keys), "postgres"
+    return Scrub(
+        internal=internal,
+        national=found.pop(NATIONAL, np.zeros(len(keys), np.bool_)),
+        states={source.removeprefix(STATE_PREFIX): mask for source, mask in found.items()},
+        generation=generation,
+        engine=used,
+    )
+
+
+def registry_as_of_many(*, numbers: Sequence[str]) -> dict[str, RegistryAsOf]:
+    """Per number: as-of dates of the national copy of its area code and of every state list."""
+    keys, _ = keys_from_numbers(numbers)
+    coverage = _coverage()
+    national = coverage.get(NATIONAL, {})
+    states = {
+        source.removeprefix(STATE_PREFIX): areas
+        for source, areas in coverage.items()
+        if source != NATIONAL
+    }
+    per_area: dict[int, RegistryAsOf] = {}
+    found: dict[str, RegistryAsOf] = {}
+    for number, key in zip(numbers, keys.tolist(), strict=True):
+        if not key:
+            continue
+        area = key // AREA_SPAN
+        answer = per_area.get(area)
+        if answer is None:
+            answer = per_area[area] = RegistryAsOf(
+                national=_as_of(national, area),
+                states=MappingProxyType(
+                    {code: _as_of(areas, area) for code, areas in states.items()}
+                ),
+            )
+        found[number] = answer
+    return found
+
+
+def _as_of(areas: Mapping[int, date], area: int) -> date | None:
+    return areas.get(area) or areas.get(ALL_AREA_CODES)
+
+
+def _status(internal: bool, sources: Sequence[str], generation: int) -> DncStatus:
+    return DncStatus(
+        internal=bool(internal),
+        national=NATIONAL in sources,
+        states=frozenset(s.removeprefix(STATE_PREFIX) for s in sources if s != NATIONAL),
+        registry_generation=generation,
+    )
+
+
+_ONE_INTERNAL = """
+SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
+       EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL)
+"""
+_ONE_FULL = """
+SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
+       EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL),
+       ARRAY(SELECT c.source FROM dnc_registrycoverage c
+             WHERE c.area_code IN (%s, 0)
+               AND EXISTS (SELECT 1 FROM dnc_registry_number n
+                           WHERE n.load_id = c.load_id AND n.number = %s))
+"""
+_MANY = """
+SELECT q.i, c.source
+FROM unnest(%s::bigint[]) WITH ORDINALITY AS q(number, i)
+JOIN dnc_registrycoverage c ON c.area_code IN ((q.number / 10000000)::int, 0)
+JOIN dnc_registry_number n ON n.load_id = c.load_id AND n.number = q.number
+"""
+
+
+def _registry_postgres(keys: Keys) -> dict[str, Mask]:
+    found: dict[str, Mask] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), PG_CHUNK):
+            cursor.execute(_MANY, [keys[start : start + PG_CHUNK].tolist()])
+            for position, source in cursor.fetchall():
+                if source not in found:
+                    found[source] = np.zeros(len(keys), np.bool_)
+                found[source][start + position - 1] = True
+    return found
+
+
+def _generation() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generation FROM dnc_registrystate WHERE id = 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+# -- registry coverage, cached per generation -----------------------------------------
+
+_coverage_cache: tuple[int, dict[str, dict[int, date]]] | None = None
+
+
+def _coverage() -> dict[str, dict[int, date]]:
+    global _coverage_cache
+    generation = _generation()
+    cached = _coverage_cache
+    if cached is not None and cached[0] == generation and generation:
+        return cached[1]
+    coverage: dict[str, dict[int, date]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),"
+            " c.source, c.area_code, c.as_of FROM dnc_registrycoverage c"
+        )
+        rows = cursor.fetchall()
+    for _, source, area, as_of in rows:
+        coverage.setdefault(source, {})[int(area)] = as_of
+    if all(row[0] == generation for row in rows) and not connection.in_atomic_block:
+        _coverage_cache = (generation, coverage)
+    return coverage
+
+
+# -- the internal list, as sorted keys kept current by seq ---------------------------
+
+
+@dataclass(frozen=True)
+class _InternalCopy:
+    seq: int
+    ids: frozenset[int]  # every entry seen, active or not
+    active: Mapping[int, int]  # entry id -> key
+    keys: Keys
+
+
+_EMPTY = _InternalCopy(seq=0, ids=frozenset(), active={}, keys=np.zeros(0, np.int64))
+_internal_lock = threading.Lock()
+_internal: _InternalCopy = _EMPTY
+
+
+def _internal_keys() -> Keys:
+    """Sorted keys of the active internal entries, as this transaction sees them.
+
+    1. Read the table's fingerprint (row count, highest seq).
+    2. Start from this process's copy, or from nothing if the table lost rows
+       (only a TRUNCATE can do that: entries are never deleted).
+    3. Read the rows past the copy's seq (decrypting only those) and apply them.
+    4. Keep the result for the next call only when it holds committed rows
+       alone, i.e. outside a transaction (inside one, own uncommitted writes show).
+    """
+    global _internal
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), coalesce(max(seq), 0) FROM dnc_internaldncentry")
+        count, top = cursor.fetchone()
+    base = _internal
+    if top < base.seq or len(base.ids) > count:
+        base = _EMPTY
+    if top == base.seq and len(base.ids) == count:
+        return base.keys
+    fresh = _apply(base, _rows_after(base.seq))
+    if len(fresh.ids) != count:
+        fresh = _apply(_EMPTY, _rows_after(0))
+    if not connection.in_atomic_block:
+        with _internal_lock:
+            if fresh.seq >= _internal.seq:
+                _internal = fresh
+    return fresh.keys
+
+
+def _rows_after(seq: int) -> list[tuple[Any, ...]]:
+    return list(
+        InternalDncEntry.objects.filter(seq__gt=seq)
+        .order_by("seq")
+        .values_list("id", "number", "removed_at", "seq")
+    )
+
+
+def _apply(base: _InternalCopy, rows: Sequence[tuple[Any, ...]]) -> _InternalCopy:
+    if not rows:
+        return base
+    active = dict(base.active)
+    for entry_id, number, removed_at, _ in rows:
+        if removed_at is None:
+            try:
+                active[entry_id] = key_from_e164(number)
+            except ValueError:
+                continue
+        else:
+            active.pop(entry_id, None)
+    keys = np.unique(np.fromiter(active.values(), np.int64, len(active)))
+    return _InternalCopy(
+        seq=max(base.seq, rows[-1][3]),
+        ids=base.ids | {row[0] for row in rows},
+        active=active,
+        keys=keys,
+    )

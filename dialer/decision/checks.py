@@ -1,0 +1,290 @@
+"""The rules that waiting does not cure: number, DNC, consent, Part 2, registry, queue.
+
+Each rule is one small function `(facts, at, location) -> Reason | None`, where
+None means the rule does not block. None of them writes anything, and none of
+them puts a phone number or a name into a detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from dialer.decision import outcome as codes
+from dialer.decision.facts import PURPOSES, SOLICITATION_PURPOSES, ConsentFact, TaskFacts
+from dialer.decision.numbering import exchange_of
+from dialer.decision.outcome import Reason
+from dialer.decision.rules_table import RULES
+from dialer.decision.zones import Location
+
+Check = Callable[[TaskFacts, datetime, Location], "Reason | None"]
+
+# The TCPA consent kinds that can carry a call for each purpose.
+_TCPA_KINDS = {
+    "callback": frozenset({"tcpa_express", "tcpa_written"}),
+    "reminder": frozenset({"tcpa_express", "tcpa_written"}),
+    "reactivation": frozenset({"tcpa_written"}),
+}
+_PATIENT_FREE = "none"
+
+
+def is_solicitation(purpose: str) -> bool:
+    """Reactivation is telemarketing; an unknown purpose is treated as one (fail closed)."""
+    return purpose in SOLICITATION_PURPOSES or purpose not in PURPOSES
+
+
+def rule_purpose(purpose: str) -> str:
+    """The purpose the rules table is read for: unknown purposes read as solicitation."""
+    return purpose if purpose in PURPOSES else "reactivation"
+
+
+def _tcpa(f: TaskFacts, purpose: str) -> Iterable[ConsentFact]:
+    kinds = _TCPA_KINDS.get(purpose, _TCPA_KINDS["reactivation"])
+    return (c for c in f.consents if c.kind in kinds and c.covers_number and purpose in c.purposes)
+
+
+def _written_for_number(f: TaskFacts, at: datetime) -> bool:
+    """An active prior express written consent naming this number (the DNC exemption)."""
+    return any(c.kind == "tcpa_written" and c.covers_number and c.active_at(at) for c in f.consents)
+
+
+def _part2(f: TaskFacts, purpose: str) -> Iterable[ConsentFact]:
+    program = f.program.id
+    return (
+        c
+        for c in f.consents
+        if c.kind == "part2" and program in c.recipient_program_ids and purpose in c.purposes
+    )
+
+
+def _end(c: ConsentFact) -> datetime | None:
+    """When an active consent stops being active (None: not scheduled to)."""
+    ends = [d for d in (c.expires_at, c.revoked_at) if d is not None]
+    return min(ends) if ends else None
+
+
+def check_number(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    if f.number.e164 is None:
+        return Reason(codes.INVALID_NUMBER, "the number on file could not be parsed")
+    exchange = exchange_of(f.number.e164)
+    if not exchange.valid:
+        return Reason(codes.INVALID_NUMBER, exchange.why_invalid)
+    return None
+
+
+def check_internal_dnc(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    if f.dnc.internal:
+        return Reason(codes.INTERNAL_DNC, "on the internal do-not-call list (every purpose)")
+    return None
+
+
+def check_consent_revoked(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    """A consent this call needs was revoked, and nothing active replaces it.
+
+    A callback request made after the revocation is a new invitation and
+    replaces it.
+    """
+    purpose = f.queue.purpose
+    matching = list(_tcpa(f, purpose))
+    revoked = [c for c in matching if c.revoked_at is not None and c.revoked_at <= at]
+    if not revoked or any(c.active_at(at) for c in matching):
+        return None
+    latest = max(c.revoked_at for c in revoked if c.revoked_at is not None)
+    requested = f.callback_requested_at
+    if purpose == "callback" and requested is not None and latest < requested <= at:
+        return None
+    last = max(revoked, key=lambda c: c.revoked_at or at)
+    return Reason(
+        codes.CONSENT_REVOKED,
+        f"{last.kind} consent {last.id} for {purpose} revoked on {latest.astimezone(UTC):%Y-%m-%d}",
+    )
+
+
+def check_part2(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    """42 CFR Part 2: a current or former patient needs a Part 2 consent naming this program."""
+    if f.contact.patient_status == _PATIENT_FREE:
+        return None
+    purpose = f.queue.purpose
+    matching = list(_part2(f, purpose))
+    if any(c.active_at(at) for c in matching):
+        return None
+    if any(c.revoked_at is not None and c.revoked_at <= at for c in matching):
+        why = "the Part 2 consent naming this program for {p} was revoked"
+    elif any(c.expires_at is not None and c.expires_at <= at for c in matching):
+        why = "the Part 2 consent naming this program for {p} has expired"
+    elif matching:
+        why = "the Part 2 consent naming this program for {p} is not yet in effect"
+    else:
+        why = "no Part 2 consent names this program as recipient for {p}"
+    return Reason(codes.PART2_CONSENT_MISSING, why.format(p=purpose))
+
+
+def check_consent_basis(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    """The queue's consent basis: a recent request, an appointment, or written consent."""
+    purpose = f.queue.purpose
+    problems: list[str] = []
+    if purpose == "callback":
+        requested = f.callback_requested_at
+        days = RULES.callback_validity.days
+        if requested is None:
+            problems.append("no callback request on file")
+        elif at >= requested + RULES.callback_validity:
+            problems.append(f"the callback request is older than {days} days")
+    elif purpose == "reminder":
+        if f.appointment_at is None:
+            problems.append("no appointment on file")
+        elif f.appointment_at <= at:
+            problems.append("the appointment has passed")
+        if not f.number.provided_by_patient:
+            problems.append("the number was not provided by the patient")
+    elif purpose == "reactivation":
+        if not any(c.kind == "tcpa_written" and c.active_at(at) for c in _tcpa(f, purpose)):
+            problems.append("no active written consent covers this number for reactivation")
+    else:
+        problems.append("the queue's purpose is not one the rules know")
+    return Reason(codes.CONSENT_MISSING, "; ".join(problems)) if problems else None
+
+
+def check_national_dnc(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    if f.dnc.national and is_solicitation(f.queue.purpose) and not _written_for_number(f, at):
+        return Reason(
+            codes.NATIONAL_DNC,
+            "on the national do-not-call registry; no written consent names this number",
+        )
+    return None
+
+
+def check_state_dnc(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    if f.dnc.states and is_solicitation(f.queue.purpose) and not _written_for_number(f, at):
+        listed = ", ".join(sorted(f.dnc.states))
+        return Reason(
+            codes.STATE_DNC,
+            f"on the state do-not-call registry of {listed}; no written consent names this number",
+        )
+    return None
+
+
+def _stale(as_of: date | None, at: datetime) -> int | None:
+    """None when fresh; else the copy's age in days (-1 when there is no copy)."""
+    if as_of is None:
+        return -1
+    age = (at.astimezone(UTC).date() - as_of).days
+    return age if age > RULES.registry_max_age_days else None
+
+
+def registry_states(loc: Location) -> list[str]:
+    """The candidate states that keep a do-not-call registry of their own."""
+    return [s for s in loc.states if s in RULES.state_registries]
+
+
+def check_registry(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    """Solicitation needs the national copy and each candidate state's copy, at most 31 days old."""
+    if not is_solicitation(f.queue.purpose):
+        return None
+    limit = RULES.registry_max_age_days
+    problems = []
+    sources = [("national", f.registry.national_as_of)]
+    sources += [(s, f.registry.state_as_of.get(s)) for s in registry_states(loc)]
+    for name, as_of in sources:
+        age = _stale(as_of, at)
+        if age == -1:
+            problems.append(f"no {name} registry copy")
+        elif age is not None:
+            problems.append(f"{name} registry copy is {age} days old (at most {limit})")
+    return Reason(codes.REGISTRY_STALE, "; ".join(problems)) if problems else None
+
+
+def check_max_attempts(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    if f.attempts_made >= f.queue.max_attempts:
+        return Reason(
+            codes.MAX_ATTEMPTS_REACHED,
+            f"{f.attempts_made} of {f.queue.max_attempts} attempts used",
+        )
+    return None
+
+
+def check_active(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    problems = []
+    if not f.queue.active:
+        problems.append("the queue is paused")
+    if not f.program.active:
+        problems.append("the program is inactive")
+    return Reason(codes.QUEUE_INACTIVE, "; ".join(problems)) if problems else None
+
+
+def check_abandonment(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    if f.queue.abandon_rate_exceeded:
+        return Reason(
+            codes.ABANDON_RATE_EXCEEDED,
+            "the campaign's abandonment rate is over 3% in 30 days (47 CFR 64.1200(a)(7))",
+        )
+    return None
+
+
+# Before the time rules, in the order of DESIGN.md's list.
+CHECKS_FIRST: tuple[tuple[str, Check], ...] = (
+    (codes.INVALID_NUMBER, check_number),
+    (codes.INTERNAL_DNC, check_internal_dnc),
+    (codes.CONSENT_REVOKED, check_consent_revoked),
+    (codes.PART2_CONSENT_MISSING, check_part2),
+    (codes.CONSENT_MISSING, check_consent_basis),
+    (codes.NATIONAL_DNC, check_national_dnc),
+    (codes.STATE_DNC, check_state_dnc),
+    (codes.REGISTRY_STALE, check_registry),
+)
+# After the time rules.
+CHECKS_LAST: tuple[tuple[str, Check], ...] = (
+    (codes.MAX_ATTEMPTS_REACHED, check_max_attempts),
+    (codes.QUEUE_INACTIVE, check_active),
+    (codes.ABANDON_RATE_EXCEEDED, check_abandonment),
+)
+
+
+def valid_until(f: TaskFacts, at: datetime, loc: Location) -> datetime | None:
+    """The instant at which a rule above that holds at `at` stops holding by itself.
+
+    A callback request ages out, an appointment passes, a consent expires, a
+    registry copy grows stale. A call that must wait for a window or a cap is
+    only allowed later if it is still allowed then, so `next_allowed_at` must
+    come before this instant. None: nothing here lapses.
+    """
+    ends: list[datetime] = []
+    purpose = f.queue.purpose
+    if purpose == "callback" and f.callback_requested_at is not None:
+        ends.append(f.callback_requested_at + RULES.callback_validity)
+    if purpose == "reminder" and f.appointment_at is not None:
+        ends.append(f.appointment_at)
+    if purpose == "reactivation":
+        ends.append(_latest_end(c for c in _tcpa(f, purpose) if c.active_at(at)))
+    if f.contact.patient_status != _PATIENT_FREE:
+        ends.append(_latest_end(c for c in _part2(f, purpose) if c.active_at(at)))
+    if (f.dnc.national or f.dnc.states) and is_solicitation(purpose):
+        ends.append(
+            _latest_end(
+                c
+                for c in f.consents
+                if c.kind == "tcpa_written" and c.covers_number and c.active_at(at)
+            )
+        )
+    if is_solicitation(purpose):
+        copies = [f.registry.national_as_of]
+        copies += [f.registry.state_as_of.get(s) for s in registry_states(loc)]
+        for as_of in copies:
+            if as_of is not None:
+                stale_on = as_of + timedelta(days=RULES.registry_max_age_days + 1)
+                ends.append(datetime.combine(stale_on, time(), tzinfo=UTC))
+    return min((e for e in ends if e != _NEVER), default=None)
+
+
+_NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _latest_end(consents: Iterable[ConsentFact]) -> datetime:
+    """The last instant any of these active consents stays active (_NEVER if open-ended)."""
+    latest: datetime | None = None
+    for c in consents:
+        end = _end(c)
+        if end is None:
+            return _NEVER
+        latest = end if latest is None or end > latest else latest
+    return _NEVER if latest is None else latest

@@ -22,6 +22,8 @@ from dialer.decision.rules_table import RULES, CapRule
 from dialer.decision.windows import WindowProfile, program_rule, queue_rule, window_profile
 from dialer.decision.zones import Location, all_us_zones, candidate_location
 
+__all__ = ["Decision", "Reason", "clear_caches", "decide", "decide_many"]
+
 _MAX_ROUNDS = 64
 
 

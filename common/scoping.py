@@ -69,4 +69,7 @@ SCOPE_PATHS: dict[str, str] = {
     "campaigns.phonenumber": "contact__program",
     "dialer.calltask": "queue__program",
     "dialer.callattempt": "task__queue__program",
+    "consent.consent": "contact__program",
+    "consent.disclosure": "contact__program",
+    "consent.alumniimport": "queue__program",
 }

@@ -1,0 +1,383 @@
+"""Reading consents: the decision's facts in bulk, one human answer, and disclosures.
+
+`consent_facts_for` feeds the pure decision (dialer.decision); `coverage_of`
+applies the same consent rules (Part 2, revocation, the queue's consent basis)
+over those facts for one call and says why in words, for the admin and the
+alumni import. Tests hold the two to the same answers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Q, QuerySet, Value
+from django.utils import timezone
+
+from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose
+from common.crypto import keyed_hash
+from common.phones import InvalidPhoneNumber, mask, to_e164
+from consent.models import NUMBER_KINDS, Consent, ConsentKind, Disclosure
+from consent.services import DISCLOSURE_ACCOUNTING_PERIOD
+
+# The decision engine's fact type: consent produces exactly what it consumes.
+from dialer.decision.facts import ConsentFact
+
+__all__ = [
+    "Blocker",
+    "ConsentFact",
+    "Coverage",
+    "consent_allows",
+    "consent_covering",
+    "consent_facts_for",
+    "consent_facts_for_pairs",
+    "consent_state",
+    "coverage_of",
+    "disclosures_for_patient",
+]
+
+PART2_CONSENT_MISSING = "part2_consent_missing"
+CONSENT_MISSING = "consent_missing"
+CONSENT_REVOKED = "consent_revoked"
+INVALID_NUMBER = "invalid_number"
+
+# The TCPA consent kinds that can carry a call for each purpose (as the decision reads them).
+TCPA_KINDS_FOR_PURPOSE: dict[str, frozenset[str]] = {
+    Purpose.CALLBACK: frozenset({ConsentKind.TCPA_EXPRESS, ConsentKind.TCPA_WRITTEN}),
+    Purpose.REMINDER: frozenset({ConsentKind.TCPA_EXPRESS, ConsentKind.TCPA_WRITTEN}),
+    Purpose.REACTIVATION: frozenset({ConsentKind.TCPA_WRITTEN}),
+}
+
+FactKey = tuple[int, str]  # (contact id, E.164 number called)
+_Row = tuple[
+    int, int, str, str, list[str], datetime, datetime | None, datetime | None, list[int], int
+]
+
+
+# --- Facts for the decision ------------------------------------------------------------------
+
+
+def consent_facts_for(
+    *, contact_ids: Iterable[int | None], numbers: Iterable[str | None] | None = None
+) -> dict[FactKey, tuple[ConsentFact, ...]]:
+    """Every consent of these contacts as decision facts, per (contact id, E.164 number).
+
+    `covers_number` depends on the number called, so the facts are keyed by the
+    pair; a key exists for each number (of `numbers`, or all when None) that is
+    one of the contact's phones, when the contact has any consent. A missing
+    key means "no consent at all" (as for an unsaved contact, id None).
+    Two queries, whatever the batch size:
+    1. the contacts' consents, with recipient program ids aggregated;
+    2. which of the numbers belong to which of those contacts (by keyed hash).
+    """
+    rows = _consent_rows(contact_ids)
+    if not rows:
+        return {}
+    with_consents = {row[1] for row in rows}
+    phones = PhoneNumber.objects.filter(contact_id__in=with_consents)
+    pairs: list[FactKey] = []
+    if numbers is None:
+        for contact_id, e164 in phones.values_list("contact_id", "number"):
+            pairs.append((contact_id, e164))
+    else:
+        by_hash = {keyed_hash(n): n for n in set(numbers) if n}
+        found = phones.filter(number_hash__in=list(by_hash)).values_list(
+            "contact_id", "number_hash"
+        )
+        pairs.extend((contact_id, by_hash[h]) for contact_id, h in found)
+    return _facts_for_pairs(rows, pairs)
+
+
+def consent_facts_for_pairs(*, pairs: Iterable[FactKey]) -> dict[FactKey, tuple[ConsentFact, ...]]:
+    """Facts for exact (contact id, E.164) pairs, whether or not the number is on file (1 query)."""
+    wanted = list(dict.fromkeys(pairs))
+    rows = _consent_rows({contact_id for contact_id, _ in wanted})
+    return _facts_for_pairs(rows, wanted)
+
+
+def _consent_rows(contact_ids: Iterable[int | None]) -> list[_Row]:
+    ids = list({int(i) for i in contact_ids if i is not None})
+    if not ids:
+        return []
+    return list(
+        Consent.objects.filter(contact_id__in=ids)
+        .annotate(
+            recipient_ids=ArrayAgg(
+                "recipient_programs__id",
+                filter=Q(recipient_programs__isnull=False),
+                default=Value([]),
+            )
+        )
+        .order_by("contact_id", "signed_at", "id")
+        .values_list(
+            "id",
+            "contact_id",
+            "kind",
+            "number_hash",
+            "purposes",
+            "signed_at",
+            "expires_at",
+            "revoked_at",
+            "recipient_ids",
+            "contact__program_id",
+        )
+    )
+
+
+def _facts_for_pairs(
+    rows: list[_Row], pairs: Iterable[FactKey]
+) -> dict[FactKey, tuple[ConsentFact, ...]]:
+    per_contact: dict[int, list[_Row]] = defaultdict(list)
+    for row in rows:
+        per_contact[row[1]].append(row)
+    out: dict[FactKey, tuple[ConsentFact, ...]] = {}
+    for contact_id, e164 in pairs:
+        if contact_id not in per_contact:
+            continue
+        number_hash = keyed_hash(e164) if e164 else None
+        out[(contact_id, e164)] = tuple(_fact(row, number_hash) for row in per_contact[contact_id])
+    return out
+
+
+def _fact(row: _Row, number_hash: str | None) -> ConsentFact:
+    pk, _, kind, consent_hash, purposes, signed_at, expires_at, revoked_at, recipients, home = row
+    # A TCPA consent covers the one number it names; the other kinds are not tied to a number.
+    covers = consent_hash == number_hash if kind in NUMBER_KINDS else True
+    # A Part 2 consent names its recipients; the others are given to the contact's own program.
+    programs = frozenset(recipients) if kind == ConsentKind.PART2 else frozenset({home})
+    return ConsentFact(
+        id=pk,
+        kind=kind,
+        covers_number=covers,
+        purposes=frozenset(purposes),
+        signed_at=signed_at,
+        expires_at=expires_at,
+        revoked_at=revoked_at,
+        recipient_program_ids=programs,
+    )
+
+
+# --- One call, in words ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str  # a stable reason code of API.md
+    detail: str  # for people; never a number or a name
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether consents allow a call (contact, number, program, purpose) at an instant."""
+
+    covered: bool
+    blockers: tuple[Blocker, ...]
+    relied_on: tuple[int, ...]  # ids of the consents that carry the call
+    basis: str  # how the queue's consent basis is met, or what it still needs
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(b.code for b in self.blockers)
+
+    def __str__(self) -> str:
+        if self.covered:
+            relied = ", ".join(str(i) for i in self.relied_on)
+            return f"Allowed: {self.basis}" + (f" (relies on consents {relied})" if relied else "")
+        return "Not allowed: " + "; ".join(f"{b.detail} ({b.code})" for b in self.blockers)
+
+
+def coverage_of(
+    *,
+    facts: Iterable[ConsentFact],
+    patient_status: str,
+    program_id: int,
+    purpose: str,
+    at: datetime,
+    provided_by_patient: bool | None = None,
+) -> Coverage:
+    """The consent rules of the decision, over one call's facts (pure).
+
+    1. Part 2: a current or former patient needs an active Part 2 consent that
+       names this program as recipient and covers the purpose.
+    2. Revocation: a TCPA consent for this number and purpose was revoked and
+       no active one replaces it.
+    3. The queue's basis: reactivation needs active written consent naming the
+       number; a reminder needs a number the patient gave; a callback rests on
+       the person's own request, which lives on the task, not here.
+    """
+    facts = tuple(facts)
+    blockers: list[Blocker] = []
+    relied: list[int] = []
+
+    if patient_status != PatientStatus.NONE:
+        part2 = [
+            c
+            for c in facts
+            if c.kind == ConsentKind.PART2
+            and program_id in c.recipient_program_ids
+            and purpose in c.purposes
+        ]
+        active = [c for c in part2 if c.active_at(at)]
+        if active:
+            relied.extend(c.id for c in active)
+        else:
+            if any(c.revoked_at is not None and c.revoked_at <= at for c in part2):
+                why = "the Part 2 consent naming this program for {p} was revoked"
+            elif any(c.expires_at is not None and c.expires_at <= at for c in part2):
+                why = "the Part 2 consent naming this program for {p} has expired"
+            elif part2:
+                why = "the Part 2 consent naming this program for {p} is not yet in effect"
+            else:
+                why = "no Part 2 consent names this program as recipient for {p}"
+            blockers.append(Blocker(PART2_CONSENT_MISSING, why.format(p=purpose)))
+
+    kinds = TCPA_KINDS_FOR_PURPOSE.get(purpose, TCPA_KINDS_FOR_PURPOSE[Purpose.REACTIVATION])
+    tcpa = [c for c in facts if c.kind in kinds and c.covers_number and purpose in c.purposes]
+    tcpa_active = [c for c in tcpa if c.active_at(at)]
+    revoked = [c for c in tcpa if c.revoked_at is not None and c.revoked_at <= at]
+    if revoked and not tcpa_active:
+        last = max(revoked, key=lambda c: c.revoked_at or at)
+        when = (last.revoked_at or at).astimezone(UTC)
+        detail = f"{last.kind} consent {last.id} for {purpose} revoked on {when:%Y-%m-%d}"
+        if purpose == Purpose.CALLBACK:
+            detail += " (a callback requested after it would replace it)"
+        blockers.append(Blocker(CONSENT_REVOKED, detail))
+
+    if purpose == Purpose.REACTIVATION:
+        written = [c for c in tcpa_active if c.kind == ConsentKind.TCPA_WRITTEN]
+        if written:
+            relied.extend(c.id for c in written)
+            basis = f"prior express written consent {', '.join(str(c.id) for c in written)}"
+        else:
+            basis = "prior express written consent naming this number"
+            blockers.append(
+                Blocker(
+                    CONSENT_MISSING, "no active written consent covers this number for reactivation"
+                )
+            )
+    elif purpose == Purpose.REMINDER:
+        basis = "the healthcare exemption: a number the patient gave, and an appointment"
+        if provided_by_patient is False:
+            blockers.append(Blocker(CONSENT_MISSING, "the number was not provided by the patient"))
+        relied.extend(c.id for c in tcpa_active)
+    elif purpose == Purpose.CALLBACK:
+        basis = "the person's own request (the callback's request time, on the task)"
+        relied.extend(c.id for c in tcpa_active)
+    else:
+        basis = "unknown purpose"
+        blockers.append(Blocker(CONSENT_MISSING, "the queue's purpose is not one the rules know"))
+
+    return Coverage(
+        covered=not blockers,
+        blockers=tuple(blockers),
+        relied_on=tuple(dict.fromkeys(relied)),
+        basis=basis,
+    )
+
+
+def consent_covering(
+    *,
+    contact: Contact,
+    number_e164: str,
+    program: Program,
+    purpose: str,
+    at: datetime | None = None,
+) -> Coverage:
+    """Does any consent allow `program` to call `contact` on this number for `purpose` at `at`?"""
+    at = at or timezone.now()
+    try:
+        e164 = to_e164(number_e164)
+    except InvalidPhoneNumber:
+        return Coverage(
+            False, (Blocker(INVALID_NUMBER, "not a valid, dialable US number"),), (), ""
+        )
+    facts = consent_facts_for_pairs(pairs=[(contact.pk, e164)]).get((contact.pk, e164), ())
+    provided = (
+        PhoneNumber.objects.filter(contact=contact, number_hash=keyed_hash(e164))
+        .values_list("provided_by_patient", flat=True)
+        .first()
+    )
+    return coverage_of(
+        facts=facts,
+        patient_status=contact.patient_status,
+        program_id=program.pk,
+        purpose=purpose,
+        at=at,
+        provided_by_patient=bool(provided),
+    )
+
+
+# --- What a consent allows, in words ---------------------------------------------------------
+
+
+def consent_state(consent: Consent, at: datetime | None = None) -> str:
+    """`active`, `revoked`, `expired` or `not_yet` at `at`."""
+    at = at or timezone.now()
+    if consent.revoked_at is not None and consent.revoked_at <= at:
+        return "revoked"
+    if consent.expires_at is not None and consent.expires_at <= at:
+        return "expired"
+    if consent.signed_at > at:
+        return "not_yet"
+    return "active"
+
+
+def consent_allows(consent: Consent, at: datetime | None = None) -> str:
+    """One sentence for staff: what this consent allows (recipient programs prefetched)."""
+    at = at or timezone.now()
+    state = consent_state(consent, at)
+    if state == "revoked" and consent.revoked_at is not None:
+        return (
+            f"Revoked on {consent.revoked_at:%Y-%m-%d} ({consent.revocation_channel}): "
+            "allows nothing since."
+        )
+    if state == "expired" and consent.expires_at is not None:
+        return f"Expired on {consent.expires_at:%Y-%m-%d}: allows nothing since."
+    purposes = ", ".join(consent.purposes) or "no call purpose"
+    if consent.kind in NUMBER_KINDS:
+        written = consent.kind == ConsentKind.TCPA_WRITTEN
+        text = f"Calls to {mask(consent.number or '')} for {purposes}"
+        if written:
+            text += "; as written consent it also lifts the do-not-call registries for this number"
+    elif consent.kind == ConsentKind.PART2:
+        programs = sorted(p.slug for p in consent.recipient_programs.all())
+        outside = len(consent.outside_recipient_list)
+        to = ", ".join(programs) or "no program of this portfolio"
+        if outside:
+            to += f" and {outside} outside recipient{'s' if outside > 1 else ''}"
+        others = len(consent.other_purpose_list)
+        text = f"Disclosure by {consent.discloser} to {to} for {purposes}"
+        if others:
+            text += f" (and {others} other purpose{'s' if others > 1 else ''})"
+        if programs and consent.purposes:
+            text += f"; so {', '.join(programs)} may call this patient for {purposes}"
+    else:
+        call = f" (attempt {consent.attempt_id})" if consent.attempt_id else ""
+        text = f"Recording of the call{call}"
+    if state == "not_yet":
+        text += f"; in effect from {consent.signed_at:%Y-%m-%d}"
+    if consent.expires_at is not None:
+        text += f"; until {consent.expires_at:%Y-%m-%d}"
+    elif consent.expiration_event:
+        text += f"; until: {consent.expiration_event}"
+    elif consent.expires_never:
+        text += "; no expiration"
+    return text + "."
+
+
+# --- Accounting of disclosures ---------------------------------------------------------------
+
+
+def disclosures_for_patient(
+    *, contact: Contact, since: datetime | None = None
+) -> QuerySet[Disclosure]:
+    """A patient's Part 2 disclosures, newest first (default: the three years 2.25 covers)."""
+    since = since or timezone.now() - DISCLOSURE_ACCOUNTING_PERIOD
+    return (
+        Disclosure.objects.filter(contact=contact, disclosed_at__gte=since)
+        .select_related("consent", "program")
+        .order_by("-disclosed_at", "-id")
+    )

@@ -1,0 +1,651 @@
+"""Writes to consents, disclosures and alumni imports; each act audited in its transaction.
+
+Input names follow `POST /consents/` in API.md, so the API can pass its
+validated body straight through. Errors are `ValidationError({field: message})`
+and never echo a number, a name or a signature.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import audit_record
+from campaigns.models import Contact, Program, Purpose, Queue
+from common.crypto import keyed_hash
+from common.phones import InvalidPhoneNumber, mask, to_e164
+from consent.models import (
+    NUMBER_KINDS,
+    AlumniImport,
+    Consent,
+    ConsentKind,
+    ConsentMethod,
+    ConsentSource,
+    Disclosure,
+    ImportStatus,
+    RevocationChannel,
+)
+
+# A client's clock may run a little ahead of ours.
+CLOCK_SKEW = timedelta(minutes=5)
+
+# 42 CFR 2.32(a)(2), "Statement 2": carried by every export that holds Part 2 data.
+PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+PART2_NOTICE_NAME = "2.32 statement 2"
+
+# The accounting of disclosures covers three years (42 CFR 2.25).
+DISCLOSURE_ACCOUNTING_PERIOD = timedelta(days=3 * 366)
+
+_DEFAULT_METHOD = {
+    ConsentKind.TCPA_EXPRESS: ConsentMethod.VERBAL,
+    ConsentKind.TCPA_WRITTEN: ConsentMethod.WRITTEN,
+    ConsentKind.PART2: ConsentMethod.WRITTEN,
+    ConsentKind.RECORDING: ConsentMethod.VERBAL,
+}
+_SIGNED_KINDS = frozenset({ConsentKind.TCPA_WRITTEN, ConsentKind.PART2})
+_QUEUE_PURPOSES = frozenset(p.value for p in Purpose)
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+# `expires_at` left out (as opposed to an explicit None, "does not expire").
+UNSET = _Unset.UNSET
+
+
+@dataclass(frozen=True)
+class _Draft:
+    consent: Consent
+    recipient_programs: tuple[Program, ...]
+
+
+def consent_validate(
+    *,
+    contact: Contact | None,
+    kind: str,
+    signed_at: datetime | None,
+    number: str = "",
+    purposes: Iterable[str] = (),
+    expires_at: datetime | _Unset | None = UNSET,
+    signature: str = "",
+    recipients: Iterable[str | Program] = (),
+    description: str = "",
+    discloser: str = "",
+    expiration_event: str = "",
+    revocation_notice_given: bool = False,
+    method: str = "",
+    attempt_id: int | None = None,
+) -> None:
+    """Raise ValidationError naming every missing or bad field; write nothing."""
+    _draft(**locals())
+
+
+def consent_create(
+    *,
+    contact: Contact | None,
+    kind: str,
+    signed_at: datetime | None,
+    actor: str,
+    number: str = "",
+    purposes: Iterable[str] = (),
+    expires_at: datetime | _Unset | None = UNSET,
+    signature: str = "",
+    recipients: Iterable[str | Program] = (),
+    description: str = "",
+    discloser: str = "",
+    expiration_event: str = "",
+    revocation_notice_given: bool = False,
+    method: str = "",
+    attempt_id: int | None = None,
+    source: str = ConsentSource.API,
+) -> Consent:
+    """Record a consent the person gave.
+
+    For `part2` every element of 42 CFR 2.31(a) is required: the patient
+    (`contact`), who may disclose (`discloser`, default: the contact's
+    program), the information (`description`), the recipients (program slugs
+    of this portfolio or named outside recipients), the purposes (queue
+    purposes and free text), the expiration (`expires_at`, `expiration_event`,
+    or an explicit `expires_at=None` for "none"), the right to revoke
+    (`revocation_notice_given=True`), the signature and its date (`signed_at`).
+    A missing element refuses the whole consent and nothing is stored.
+    """
+    draft = _draft(
+        contact=contact,
+        kind=kind,
+        signed_at=signed_at,
+        number=number,
+        purposes=purposes,
+        expires_at=expires_at,
+        signature=signature,
+        recipients=recipients,
+        description=description,
+        discloser=discloser,
+        expiration_event=expiration_event,
+        revocation_notice_given=revocation_notice_given,
+        method=method,
+        attempt_id=attempt_id,
+    )
+    consent = draft.consent
+    consent.source = ConsentSource(source)
+    consent.recorded_by = actor
+    with transaction.atomic():
+        consent.save()
+        if draft.recipient_programs:
+            consent.recipient_programs.set(draft.recipient_programs)
+        audit_record(
+            actor=actor,
+            action="consent.recorded",
+            object_type="consent",
+            object_id=consent.pk,
+            program_id=consent.contact.program_id,
+            data={
+                "contact": consent.contact_id,
+                "kind": consent.kind,
+                "method": consent.method,
+                "purposes": list(consent.purposes),
+                "recipient_programs": sorted(p.pk for p in draft.recipient_programs),
+                "outside_recipients": len(consent.outside_recipient_list),
+                "expires_at": consent.expires_at.isoformat() if consent.expires_at else None,
+                "source": consent.source,
+            },
+        )
+    return consent
+
+
+def _draft(
+    *,
+    contact: Contact | None,
+    kind: str,
+    signed_at: datetime | None,
+    number: str,
+    purposes: Iterable[str],
+    expires_at: datetime | _Unset | None,
+    signature: str,
+    recipients: Iterable[str | Program],
+    description: str,
+    discloser: str,
+    expiration_event: str,
+    revocation_notice_given: bool,
+    method: str,
+    attempt_id: int | None,
+) -> _Draft:
+    errors: dict[str, str] = {}
+    now = timezone.now()
+
+    if contact is None:
+        errors["contact"] = "The patient (contact) is required."
+    if kind not in ConsentKind.values:
+        errors["kind"] = f"Use one of: {', '.join(ConsentKind.values)}."
+        raise ValidationError(errors)
+    kind = ConsentKind(kind)
+    is_part2 = kind == ConsentKind.PART2
+
+    if not method:
+        method = _DEFAULT_METHOD[kind]
+    if method not in ConsentMethod.values:
+        errors["method"] = f"Use one of: {', '.join(ConsentMethod.values)}."
+    elif kind in _SIGNED_KINDS and method != ConsentMethod.WRITTEN:
+        errors["method"] = "This consent must be given in writing and signed."
+
+    if signed_at is None:
+        errors["signed_at"] = _part2_msg(is_part2, "The date of signature is required.", "9")
+    elif timezone.is_naive(signed_at):
+        errors["signed_at"] = "Give a time zone (ISO 8601 with an offset or Z)."
+    elif signed_at > now + CLOCK_SKEW:
+        errors["signed_at"] = "Cannot be in the future."
+
+    e164 = ""
+    number = (number or "").strip()
+    if kind in NUMBER_KINDS:
+        if not number:
+            errors["number"] = "A TCPA consent names the number it allows calls to."
+        else:
+            try:
+                e164 = to_e164(number)
+            except InvalidPhoneNumber as exc:
+                errors["number"] = str(exc)
+    elif number:
+        errors["number"] = "Only TCPA consents name a number."
+
+    queue_purposes, free_purposes = _split_purposes(purposes)
+    if kind in NUMBER_KINDS:
+        if free_purposes:
+            errors["purposes"] = f"Use only: {', '.join(sorted(_QUEUE_PURPOSES))}."
+        elif not queue_purposes:
+            errors["purposes"] = "Name at least one purpose the calls are for."
+    elif is_part2 and not (queue_purposes or free_purposes):
+        errors["purposes"] = _part2_msg(True, "The purpose of the disclosure is required.", "5")
+    elif kind == ConsentKind.RECORDING and (queue_purposes or free_purposes):
+        errors["purposes"] = "A recording consent covers a call, not purposes."
+
+    signature = (signature or "").strip()
+    if kind in _SIGNED_KINDS and not signature:
+        errors["signature"] = _part2_msg(is_part2, "The signature is required.", "8")
+
+    expiration_event = (expiration_event or "").strip()
+    expires_never = False
+    if isinstance(expires_at, datetime):
+        if timezone.is_naive(expires_at):
+            errors["expires_at"] = "Give a time zone (ISO 8601 with an offset or Z)."
+        elif signed_at is not None and not timezone.is_naive(signed_at) and expires_at <= signed_at:
+            errors["expires_at"] = "Must be after the signature."
+    if expiration_event.lower() == "none":
+        expires_never, expiration_event = True, ""
+    if is_part2:
+        if expires_at is UNSET and not expiration_event and not expires_never:
+            errors["expires_at"] = _part2_msg(
+                True,
+                "The expiration is required: a date (expires_at), an event (expiration_event),"
+                ' or "none" stated explicitly (expires_at: null).',
+                "7",
+            )
+        elif expires_at is None and not expiration_event:
+            expires_never = True
+    elif expiration_event or expires_never:
+        errors["expiration_event"] = "Only a Part 2 consent carries an expiration event."
+
+    program_recipients: list[Program] = []
+    outside: list[str] = []
+    description = (description or "").strip()
+    discloser = (discloser or "").strip()
+    if is_part2:
+        program_recipients, outside = _resolve_recipients(recipients)
+        if not (program_recipients or outside):
+            errors["recipients"] = _part2_msg(
+                True, "Name the recipients: programs of this portfolio or outside recipients.", "4"
+            )
+        if not description:
+            errors["description"] = _part2_msg(
+                True, "Describe the information that may be disclosed.", "3"
+            )
+        if not discloser and contact is not None:
+            discloser = contact.program.legal_name
+        if not discloser and contact is not None:
+            errors["discloser"] = _part2_msg(True, "Name who may make the disclosure.", "2")
+        if revocation_notice_given is not True:
+            errors["revocation_notice_given"] = _part2_msg(
+                True, "The patient must be told of the right to revoke, and how.", "6"
+            )
+        if len(discloser) > 200:
+            errors["discloser"] = "At most 200 characters."
+        if len(expiration_event) > 200:
+            errors["expiration_event"] = "At most 200 characters."
+    else:
+        if list(recipients):
+            errors["recipients"] = "Only a Part 2 consent names recipients."
+        for name, value in (("description", description), ("discloser", discloser)):
+            if value:
+                errors[name] = "Only a Part 2 consent carries this element."
+    if attempt_id is not None and kind != ConsentKind.RECORDING:
+        errors["attempt_id"] = "Only a recording consent belongs to a call."
+
+    if errors:
+        raise ValidationError(errors)
+    assert contact is not None and signed_at is not None
+    consent = Consent(
+        contact=contact,
+        kind=kind,
+        method=method,
+        number=e164 or None,
+        number_hash=keyed_hash(e164) if e164 else "",
+        purposes=sorted(queue_purposes),
+        other_purposes="\n".join(free_purposes) or None,
+        signed_at=signed_at,
+        expires_at=expires_at if isinstance(expires_at, datetime) else None,
+        expiration_event=expiration_event,
+        expires_never=expires_never,
+        signature=signature or None,
+        discloser=discloser,
+        description=description or None,
+        outside_recipients="\n".join(outside) or None,
+        revocation_notice_given=bool(revocation_notice_given),
+        attempt_id=attempt_id,
+    )
+    return _Draft(consent, tuple(program_recipients))
+
+
+def _part2_msg(is_part2: bool, message: str, element: str) -> str:
+    return f"{message} (42 CFR 2.31(a)({element}))" if is_part2 else message
+
+
+def _split_purposes(purposes: Iterable[str]) -> tuple[set[str], list[str]]:
+    known: set[str] = set()
+    free: list[str] = []
+    for item in purposes or ():
+        text = " ".join(str(item).split())
+        if not text:
+            continue
+        if text.lower() in _QUEUE_PURPOSES:
+            known.add(text.lower())
+        elif text not in free:
+            free.append(text)
+    return known, free
+
+
+def _resolve_recipients(recipients: Iterable[str | Program]) -> tuple[list[Program], list[str]]:
+    """Program objects or slugs of this portfolio become programs; other names stay text."""
+    items = list(recipients or ())
+    names = {" ".join(i.split()) for i in items if isinstance(i, str)}
+    by_slug = {p.slug: p for p in Program.objects.filter(slug__in=names)} if names else {}
+    programs: dict[int, Program] = {}
+    outside: list[str] = []
+    for item in items:
+        if isinstance(item, Program):
+            programs[item.pk] = item
+            continue
+        text = " ".join(str(item).split())
+        if not text:
+            continue
+        if text in by_slug:
+            programs[by_slug[text].pk] = by_slug[text]
+        elif text not in outside:
+            outside.append(text[:200])
+    return list(programs.values()), outside
+
+
+def consent_revoke(
+    *,
+    consent_id: int,
+    channel: str,
+    actor: str,
+    revoked_at: datetime | None = None,
+    reason: str = "",
+) -> Consent:
+    """Stamp a consent revoked, at once; idempotent (a second revocation changes nothing).
+
+    This is the consent half of a revocation: callers go through
+    `dialer.revocation.consent_revoke_and_cancel`, which also cancels the
+    pending calls the consent covered, in the same transaction.
+    A `revoked_at` in the future takes effect now: a revocation never waits.
+    """
+    if channel not in RevocationChannel.values:
+        raise ValidationError({"channel": f"Use one of: {', '.join(RevocationChannel.values)}."})
+    now = timezone.now()
+    if revoked_at is not None and timezone.is_naive(revoked_at):
+        raise ValidationError({"revoked_at": "Give a time zone (ISO 8601 with an offset or Z)."})
+    with transaction.atomic():
+        consent = Consent.objects.select_for_update().select_related("contact").get(pk=consent_id)
+        if consent.revoked_at is not None:
+            return consent
+        # Now, unless the person revoked earlier; never before the consent (clock skew).
+        effective = min(revoked_at, now) if revoked_at else max(now, consent.signed_at)
+        if effective < consent.signed_at:
+            raise ValidationError({"revoked_at": "Cannot be before the consent was given."})
+        consent.revoked_at = effective
+        consent.revocation_channel = RevocationChannel(channel)
+        consent.revocation_reason = reason.strip() or None
+        consent.revoked_by = actor
+        consent.save(
+            update_fields=["revoked_at", "revocation_channel", "revocation_reason", "revoked_by"]
+        )
+        audit_record(
+            actor=actor,
+            action="consent.revoked",
+            object_type="consent",
+            object_id=consent.pk,
+            program_id=consent.contact.program_id,
+            reason="revoked by the person",
+            data={
+                "contact": consent.contact_id,
+                "kind": consent.kind,
+                "channel": consent.revocation_channel,
+                "revoked_at": effective.isoformat(),
+            },
+        )
+    return consent
+
+
+# --- Disclosures (42 CFR 2.25, 2.32) -------------------------------------------------------
+
+
+def disclosure_record(
+    *,
+    contact: Contact,
+    recipient: str,
+    purpose: str,
+    description: str,
+    actor: str,
+    consent: Consent | None = None,
+    disclosed_at: datetime | None = None,
+) -> Disclosure:
+    """Record one disclosure of Part 2 data for the accounting of disclosures."""
+    errors: dict[str, str] = {}
+    recipient = " ".join((recipient or "").split())
+    purpose = " ".join((purpose or "").split())
+    if not recipient:
+        errors["recipient"] = "Name who receives the disclosure."
+    if not purpose:
+        errors["purpose"] = "State the purpose of the disclosure."
+    if consent is not None:
+        if consent.contact_id != contact.pk or consent.kind != ConsentKind.PART2:
+            errors["consent"] = "Choose a Part 2 consent of this patient."
+        elif not _active(consent, timezone.now()):
+            errors["consent"] = (
+                "This consent is not in effect (revoked, expired or not yet signed)."
+            )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        disclosure = Disclosure.objects.create(
+            contact=contact,
+            program_id=contact.program_id,
+            consent=consent,
+            disclosed_at=disclosed_at or timezone.now(),
+            disclosed_by=actor,
+            recipient=recipient[:200],
+            purpose=purpose[:200],
+            description=description[:300],
+            notice=PART2_NOTICE_NAME,
+        )
+        audit_record(
+            actor=actor,
+            action="part2.disclosed",
+            object_type="disclosure",
+            object_id=disclosure.pk,
+            program_id=contact.program_id,
+            data={"contact": contact.pk, "consent": consent.pk if consent else None},
+        )
+    return disclosure
+
+
+def _active(consent: Consent, at: datetime) -> bool:
+    return (
+        consent.signed_at <= at
+        and (consent.expires_at is None or at < consent.expires_at)
+        and (consent.revoked_at is None or at < consent.revoked_at)
+    )
+
+
+CONSENT_EXPORT_COLUMNS = (
+    "consent_id",
+    "patient",
+    "kind",
+    "method",
+    "number",
+    "purposes",
+    "other_purposes",
+    "signed_at",
+    "signed",
+    "expires_at",
+    "expiration_event",
+    "expires_never",
+    "discloser",
+    "description",
+    "recipient_programs",
+    "outside_recipients",
+    "revocation_notice_given",
+    "revoked_at",
+    "revocation_channel",
+)
+
+
+def consents_export_csv(
+    *,
+    contact: Contact,
+    recipient: str,
+    purpose: str,
+    actor: str,
+    consent: Consent | None = None,
+) -> str:
+    """A patient's consents as CSV for a recipient; a Part 2 disclosure.
+
+    1. The file opens with the 42 CFR 2.32 notice (Statement 2).
+    2. The disclosure is recorded (who, to whom, when, what, which consent)
+       in the same transaction that builds the file: no file without its record.
+    Numbers are masked (minimum necessary); the consents themselves are the
+    "copy or explanation of the consent" that 2.32 asks to accompany it.
+    """
+    consents = list(
+        Consent.objects.filter(contact=contact)
+        .prefetch_related("recipient_programs")
+        .order_by("signed_at", "id")
+    )
+    patient = " ".join(n for n in (contact.first_name, contact.last_name) if n)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([f"# {PART2_NOTICE}"])
+    writer.writerow(CONSENT_EXPORT_COLUMNS)
+    for c in consents:
+        writer.writerow(
+            [
+                c.pk,
+                patient,
+                c.kind,
+                c.method,
+                mask(c.number or ""),
+                " ".join(c.purposes),
+                "; ".join(c.other_purpose_list),
+                c.signed_at.isoformat(),
+                "yes" if c.signature else "no",
+                c.expires_at.isoformat() if c.expires_at else "",
+                c.expiration_event,
+                "yes" if c.expires_never else "no",
+                c.discloser,
+                c.description or "",
+                " ".join(sorted(p.slug for p in c.recipient_programs.all())),
+                "; ".join(c.outside_recipient_list),
+                "yes" if c.revocation_notice_given else "no",
+                c.revoked_at.isoformat() if c.revoked_at else "",
+                c.revocation_channel,
+            ]
+        )
+    with transaction.atomic():
+        disclosure_record(
+            contact=contact,
+            recipient=recipient,
+            purpose=purpose,
+            description=f"Consent records of this patient (CSV, {len(consents)} rows)",
+            actor=actor,
+            consent=consent,
+        )
+    return out.getvalue()
+
+
+# --- Alumni import runs (the import itself is dialer.alumni_import) -------------------------
+
+
+def alumni_import_queue(*, queue: Queue, content: str, rows_total: int, actor: str) -> AlumniImport:
+    """Keep a large, already validated file (encrypted) for a worker to import."""
+    with transaction.atomic():
+        run = AlumniImport.objects.create(
+            queue=queue,
+            status=ImportStatus.QUEUED,
+            content=content,
+            rows_total=rows_total,
+            requested_by=actor,
+        )
+        audit_record(
+            actor=actor,
+            action="alumni_import.queued",
+            object_type="alumni_import",
+            object_id=run.pk,
+            program_id=queue.program_id,
+            data={"queue": queue.slug, "rows": rows_total},
+        )
+    return run
+
+
+def alumni_import_claim(*, import_id: int, stale_after: timedelta) -> AlumniImport | None:
+    """Claim a queued run (or one whose worker died) for this worker; None if another has it.
+
+    A conditional UPDATE that must change exactly one row: a second delivery of
+    the same message finds the run claimed and leaves it alone.
+    """
+    now = timezone.now()
+    claimable = Q(status=ImportStatus.QUEUED) | Q(
+        status=ImportStatus.RUNNING, claimed_at__lt=now - stale_after
+    )
+    changed = AlumniImport.objects.filter(claimable, pk=import_id).update(
+        status=ImportStatus.RUNNING, claimed_at=now
+    )
+    if changed != 1:
+        return None
+    return AlumniImport.objects.select_related("queue__program").get(pk=import_id)
+
+
+def alumni_import_progress(*, run: AlumniImport, rows_done: int, report: dict[str, Any]) -> None:
+    """Save progress inside the chunk's transaction (a resumed run starts after it)."""
+    run.rows_done = rows_done
+    run.report = report
+    run.claimed_at = timezone.now()
+    run.save(update_fields=["rows_done", "report", "claimed_at"])
+
+
+def alumni_import_finish(
+    *, run: AlumniImport, status: str, report: dict[str, Any], actor: str
+) -> AlumniImport:
+    """Close a run; the file itself is dropped (the report keeps no name or number)."""
+    with transaction.atomic():
+        run.status = ImportStatus(status)
+        run.report = report
+        run.content = None
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "report", "content", "finished_at"])
+        audit_record(
+            actor=actor,
+            action=f"alumni_import.{status}",
+            object_type="alumni_import",
+            object_id=run.pk,
+            program_id=run.queue.program_id,
+            data={"summary": report.get("summary", {})},
+        )
+    return run
+
+
+def alumni_import_store_inline(
+    *, queue: Queue, status: str, report: dict[str, Any], rows_total: int, actor: str
+) -> AlumniImport:
+    """Keep the report of a small file imported in the request (the file is not kept)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = AlumniImport.objects.create(
+            queue=queue,
+            status=ImportStatus(status),
+            rows_total=rows_total,
+            rows_done=rows_total if status == ImportStatus.DONE else 0,
+            report=report,
+            requested_by=actor,
+            claimed_at=now,
+            finished_at=now,
+        )
+        audit_record(
+            actor=actor,
+            action=f"alumni_import.{status}",
+            object_type="alumni_import",
+            object_id=run.pk,
+            program_id=queue.program_id,
+            data={"summary": report.get("summary", {})},
+        )
+    return run

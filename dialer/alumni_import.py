@@ -1,0 +1,521 @@
+"""Alumni lists into a reactivation queue, with a report for every row.
+
+The file (UTF-8 CSV, comma-separated, a header row) has the columns
+
+    external_id, phone                                   required
+    first_name, last_name, line_type, provided_by_patient,
+    state, postal_code, patient_status                   optional
+
+`patient_status` defaults to `former` (it is an alumni list), `line_type` to
+what the numbering plan says, `provided_by_patient` to false.
+
+1. The whole file is checked first; a bad header or any bad value refuses the
+   whole file and names each row and field: nothing is written.
+2. Each row then finds its contact by `external_id` in the queue's program, or
+   creates it (contact and phone services, audited); a new number is added.
+3. The row is queued (a task with origin `import`) only if the consent rules of
+   the decision allow reactivation: a current or former patient needs an
+   active Part 2 consent naming the program for reactivation
+   (`part2_consent_missing`), and the number needs written consent
+   (`consent_missing`). Every other row says why it was not queued.
+Small files run in the request, in one transaction. Large ones run in a
+Celery task (queue `bulk`) that commits in chunks and saves its progress, so
+the audit trail's lock is never held for long and a crashed run resumes; the
+rows are idempotent (existing contacts are reused, an open task is reported
+as `already_queued`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Contact, LineType, PatientStatus, PhoneNumber, Purpose, Queue
+from campaigns.services import PhoneInput, contact_create, phone_add
+from common.crypto import keyed_hash
+from common.phones import InvalidPhoneNumber, to_e164
+from consent.models import AlumniImport, ImportStatus
+from consent.selectors import consent_facts_for_pairs, coverage_of
+from consent.services import (
+    alumni_import_claim,
+    alumni_import_finish,
+    alumni_import_progress,
+    alumni_import_queue,
+    alumni_import_store_inline,
+)
+from dialer.models import TaskOrigin
+from dialer.services import DuplicateOpenTask, task_create
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("external_id", "phone")
+OPTIONAL_COLUMNS = (
+    "first_name",
+    "last_name",
+    "line_type",
+    "provided_by_patient",
+    "state",
+    "postal_code",
+    "patient_status",
+)
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+MAX_ROWS = 100_000
+MAX_ERRORS = 200  # a report names this many problems; the rest are counted
+INLINE_MAX_ROWS = 200  # larger files go to a worker
+CHUNK_ROWS = 250  # rows per transaction in a worker
+STALE_RUN = timedelta(minutes=15)  # a run claimed this long ago without progress was lost
+
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0", ""})
+
+QUEUED = "queued"
+NOT_QUEUED = "not_queued"
+ALREADY_QUEUED = "already_queued"
+
+
+@dataclass(frozen=True)
+class AlumniRow:
+    row: int  # line in the file; the header is line 1
+    external_id: str
+    phone: str  # E.164
+    first_name: str = ""
+    last_name: str = ""
+    line_type: str = ""
+    provided_by_patient: bool = False
+    state: str = ""
+    postal_code: str = ""
+    patient_status: str = PatientStatus.FORMER
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 0: the file as a whole
+    field: str
+    message: str  # never the value itself
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    row: int
+    external_id: str
+    status: str  # queued | not_queued | already_queued
+    codes: tuple[str, ...] = ()
+    detail: str = ""
+    contact_id: int | None = None
+    task_id: int | None = None
+    contact_created: bool = False
+
+
+@dataclass
+class AlumniImportReport:
+    queue_id: int
+    rows: list[RowOutcome] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    errors_not_shown: int = 0
+    rows_total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> dict[str, Any]:
+        counts = {QUEUED: 0, NOT_QUEUED: 0, ALREADY_QUEUED: 0}
+        reasons: dict[str, int] = {}
+        for outcome in self.rows:
+            counts[outcome.status] += 1
+            for code in outcome.codes:
+                reasons[code] = reasons.get(code, 0) + 1
+        return {
+            "rows": self.rows_total,
+            "done": len(self.rows),
+            **counts,
+            "contacts_created": sum(1 for o in self.rows if o.contact_created),
+            "reasons": reasons,
+            "errors": len(self.errors) + self.errors_not_shown,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for the import record: row numbers, CRM ids and codes; no name or number."""
+        return {
+            "queue": self.queue_id,
+            "summary": self.summary(),
+            "rows": [asdict(o) for o in self.rows],
+            "errors": [asdict(e) for e in self.errors],
+            "errors_not_shown": self.errors_not_shown,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, queue_id: int) -> AlumniImportReport:
+        rows = [
+            RowOutcome(**{**o, "codes": tuple(o.get("codes", ()))}) for o in data.get("rows", [])
+        ]
+        errors = [RowError(**e) for e in data.get("errors", [])]
+        total = int(data.get("summary", {}).get("rows", len(rows)))
+        return cls(queue_id, rows, errors, int(data.get("errors_not_shown", 0)), total)
+
+
+# --- 1. Checking the file --------------------------------------------------------------------
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[RowError] = []
+        self.not_shown = 0
+
+    def add(self, row: int, name: str, message: str) -> None:
+        if len(self.items) < MAX_ERRORS:
+            self.items.append(RowError(row, name, message))
+        else:
+            self.not_shown += 1
+
+
+def alumni_parse(*, data: bytes | str) -> tuple[list[AlumniRow], list[RowError], int]:
+    """Read and check a whole file; writes nothing. Returns (rows, errors, errors not shown)."""
+    errors = _Errors()
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return [], [RowError(0, "file", "not UTF-8 text; save the file as CSV UTF-8")], 0
+    else:
+        text = data.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error:
+        return [], [RowError(1, "file", "not a readable CSV header")], 0
+    if not header or not any(h.strip() for h in header):
+        return [], [RowError(1, "file", "the file is empty; the first line must be the header")], 0
+    names = [h.strip().lower() for h in header]
+    for index, name in enumerate(names):
+        if name not in COLUMNS:
+            errors.add(
+                1, name or f"column {index + 1}", f"unknown column; use: {', '.join(COLUMNS)}"
+            )
+        elif names.index(name) != index:
+            errors.add(1, name, "this column appears twice")
+    for name in REQUIRED_COLUMNS:
+        if name not in names:
+            errors.add(1, name, "required column missing")
+    if errors.items:
+        return [], errors.items, errors.not_shown
+
+    rows: list[AlumniRow] = []
+    first_seen: dict[str, int] = {}
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            if len(rows) >= MAX_ROWS:
+                errors.add(line, "file", f"more than {MAX_ROWS} rows; split the file")
+                break
+            if len(values) != len(names):
+                errors.add(line, "file", f"{len(values)} values for {len(names)} columns")
+                continue
+            parsed = _parse_row(line, dict(zip(names, values, strict=True)), errors)
+            if parsed is None:
+                continue
+            if parsed.external_id in first_seen:
+                errors.add(
+                    line,
+                    "external_id",
+                    f"appears again (first on row {first_seen[parsed.external_id]})",
+                )
+                continue
+            first_seen[parsed.external_id] = line
+            rows.append(parsed)
+    except csv.Error:
+        errors.add(reader.line_num, "file", "not readable as CSV (a stray quote?)")
+    if not rows and not errors.items:
+        errors.add(2, "file", "the file has a header but no rows")
+    return rows, errors.items, errors.not_shown
+
+
+def _parse_row(line: int, raw: dict[str, str], errors: _Errors) -> AlumniRow | None:
+    values = {k: " ".join(v.split()) for k, v in raw.items()}
+    before = len(errors.items) + errors.not_shown
+    external_id = values.get("external_id", "")
+    if not external_id:
+        errors.add(line, "external_id", "required")
+    phone = ""
+    try:
+        phone = to_e164(values.get("phone", ""))
+    except InvalidPhoneNumber as exc:
+        errors.add(line, "phone", str(exc))
+    line_type = values.get("line_type", "").lower()
+    if line_type not in ("", *LineType.values):
+        errors.add(line, "line_type", f"use one of: {', '.join(LineType.values)}")
+    provided = values.get("provided_by_patient", "").lower()
+    if provided not in _TRUE | _FALSE:
+        errors.add(line, "provided_by_patient", "use true or false")
+    status = values.get("patient_status", "").lower() or PatientStatus.FORMER
+    if status not in PatientStatus.values:
+        errors.add(line, "patient_status", f"use one of: {', '.join(PatientStatus.values)}")
+    state = values.get("state", "").upper()
+    # The same field checks contact_create will run (lengths, state code, ZIP).
+    probe = Contact(
+        external_id=external_id,
+        first_name=values.get("first_name", ""),
+        last_name=values.get("last_name", ""),
+        state=state,
+        postal_code=values.get("postal_code", ""),
+        patient_status=status if status in PatientStatus.values else PatientStatus.FORMER,
+    )
+    try:
+        probe.full_clean(exclude=["program"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.add(line, name, " ".join(messages))
+    if len(errors.items) + errors.not_shown > before:
+        return None
+    return AlumniRow(
+        row=line,
+        external_id=external_id,
+        phone=phone,
+        first_name=values.get("first_name", ""),
+        last_name=values.get("last_name", ""),
+        line_type=line_type,
+        provided_by_patient=provided in _TRUE,
+        state=state,
+        postal_code=values.get("postal_code", ""),
+        patient_status=status,
+    )
+
+
+# --- 2 and 3. Writing the rows ---------------------------------------------------------------
+
+
+def alumni_import_rows(
+    *, queue: Queue, rows: Sequence[AlumniRow], actor: str, source: str, at: datetime | None = None
+) -> list[RowOutcome]:
+    """Contacts, numbers and tasks for checked rows, in the caller's transaction.
+
+    Queries per batch: one for the existing contacts, one for their consents;
+    then the services' own per row.
+    """
+    at = at or timezone.now()
+    program = queue.program
+    existing = {
+        c.external_id: c
+        for c in Contact.objects.filter(
+            program=program, external_id__in=[r.external_id for r in rows]
+        )
+    }
+    facts = consent_facts_for_pairs(
+        pairs=[(existing[r.external_id].pk, r.phone) for r in rows if r.external_id in existing]
+    )
+    outcomes: list[RowOutcome] = []
+    for row in rows:
+        phone_input = PhoneInput(row.phone, row.line_type or None, row.provided_by_patient)
+        contact = existing.get(row.external_id)
+        created = contact is None
+        if contact is None:
+            contact = contact_create(
+                program=program,
+                phones=[phone_input],
+                actor=actor,
+                external_id=row.external_id,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                state=row.state,
+                postal_code=row.postal_code,
+                patient_status=row.patient_status,
+            )
+            existing[row.external_id] = contact
+            phone = PhoneNumber.objects.get(contact=contact, number_hash=keyed_hash(row.phone))
+        else:
+            phone = phone_add(contact=contact, phone=phone_input)
+        status = contact.patient_status
+        note = ""
+        if status == PatientStatus.NONE and row.patient_status != PatientStatus.NONE:
+            # The list says patient, the record does not: the stricter reading wins.
+            status, note = (
+                row.patient_status,
+                " (the list says patient; the contact record does not)",
+            )
+        coverage = coverage_of(
+            facts=facts.get((contact.pk, row.phone), ()),
+            patient_status=status,
+            program_id=program.pk,
+            purpose=queue.purpose,
+            at=at,
+            provided_by_patient=phone.provided_by_patient,
+        )
+        if not coverage.covered:
+            outcomes.append(
+                RowOutcome(
+                    row.row,
+                    row.external_id,
+                    NOT_QUEUED,
+                    coverage.codes,
+                    "; ".join(b.detail for b in coverage.blockers) + note,
+                    contact.pk,
+                    None,
+                    created,
+                )
+            )
+            continue
+        try:
+            task = task_create(
+                contact=contact,
+                phone=phone,
+                queue=queue,
+                origin=TaskOrigin.IMPORT,
+                actor=actor,
+                source=source,
+            )
+        except DuplicateOpenTask as dup:
+            outcomes.append(
+                RowOutcome(
+                    row.row,
+                    row.external_id,
+                    ALREADY_QUEUED,
+                    (),
+                    "this number already has an open task on this queue",
+                    contact.pk,
+                    dup.existing.pk,
+                    created,
+                )
+            )
+            continue
+        outcomes.append(
+            RowOutcome(
+                row.row,
+                row.external_id,
+                QUEUED,
+                (),
+                f"queued on {coverage.basis}",
+                contact.pk,
+                task.pk,
+                created,
+            )
+        )
+    return outcomes
+
+
+def _check_queue(queue: Queue) -> None:
+    if queue.purpose != Purpose.REACTIVATION:
+        raise ValidationError({"queue": "Alumni lists go into a reactivation queue."})
+
+
+def alumni_import(
+    *, queue: Queue, data: bytes | str, actor: str, source: str = "alumni list"
+) -> AlumniImportReport:
+    """Import a whole file now, in one transaction; a bad file changes nothing."""
+    _check_queue(queue)
+    rows, errors, not_shown = alumni_parse(data=data)
+    report = AlumniImportReport(queue.pk, errors=errors, errors_not_shown=not_shown)
+    report.rows_total = len(rows)
+    if errors:
+        return report
+    with transaction.atomic():
+        report.rows = alumni_import_rows(queue=queue, rows=rows, actor=actor, source=source)
+    return report
+
+
+def alumni_import_submit(
+    *, queue: Queue, data: bytes | str, actor: str
+) -> tuple[AlumniImport | None, AlumniImportReport]:
+    """The admin's upload: check the file, then import it now (small) or queue it (large).
+
+    A refused file is not stored at all (run None, the report names the errors).
+    """
+    _check_queue(queue)
+    rows, errors, not_shown = alumni_parse(data=data)
+    report = AlumniImportReport(queue.pk, errors=errors, errors_not_shown=not_shown)
+    report.rows_total = len(rows)
+    if errors:
+        return None, report
+    if len(rows) <= INLINE_MAX_ROWS:
+        with transaction.atomic():
+            report.rows = alumni_import_rows(
+                queue=queue, rows=rows, actor=actor, source="alumni list"
+            )
+            run = alumni_import_store_inline(
+                queue=queue,
+                status=ImportStatus.DONE,
+                report=report.to_dict(),
+                rows_total=len(rows),
+                actor=actor,
+            )
+        return run, report
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    with transaction.atomic():
+        run = alumni_import_queue(queue=queue, content=text, rows_total=len(rows), actor=actor)
+        run_id = run.pk
+        transaction.on_commit(lambda: _enqueue(run_id))
+    return run, report
+
+
+def _enqueue(import_id: int) -> None:
+    from consent.tasks import bulk_alumni_import  # the task module imports this one
+
+    bulk_alumni_import.delay(import_id)
+
+
+def alumni_import_run(
+    *,
+    import_id: int,
+    chunk_rows: int | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+) -> AlumniImportReport | None:
+    """A worker's run of a queued import: claim, then commit chunk by chunk.
+
+    1. Claim the run (conditional UPDATE); another worker's claim wins.
+    2. Re-check the file; a refused file closes the run `rejected`.
+    3. From the saved progress on, each chunk of rows is one transaction that
+       also saves the progress and the report so far.
+    4. Close the run `done` and drop the file. An unexpected error closes it
+       `failed` with the error's type only (its text may hold a value).
+    """
+    run = alumni_import_claim(import_id=import_id, stale_after=STALE_RUN)
+    if run is None:
+        return None
+    queue = run.queue
+    actor = run.requested_by  # the work is done on behalf of whoever uploaded the file
+    rows, errors, not_shown = alumni_parse(data=run.content or "")
+    report = AlumniImportReport.from_dict(run.report or {}, queue_id=queue.pk)
+    report.rows_total = len(rows)
+    if errors:
+        report.errors, report.errors_not_shown = errors, not_shown
+        alumni_import_finish(
+            run=run, status=ImportStatus.REJECTED, report=report.to_dict(), actor=actor
+        )
+        return report
+    source = f"alumni list #{run.pk}"
+    size = chunk_rows or CHUNK_ROWS
+    done = run.rows_done
+    try:
+        while done < len(rows):
+            chunk = rows[done : done + size]
+            with transaction.atomic():
+                report.rows.extend(
+                    alumni_import_rows(queue=queue, rows=chunk, actor=actor, source=source)
+                )
+                done += len(chunk)
+                alumni_import_progress(run=run, rows_done=done, report=report.to_dict())
+            if after_chunk is not None:
+                after_chunk(done)
+    except Exception as exc:
+        logger.warning(
+            "alumni import %s stopped after %s rows: %s", run.pk, done, type(exc).__name__
+        )
+        report.errors = [
+            RowError(0, "import", f"stopped after {done} rows ({type(exc).__name__}); run it again")
+        ]
+        alumni_import_finish(
+            run=run, status=ImportStatus.FAILED, report=report.to_dict(), actor=actor
+        )
+        return report
+    alumni_import_finish(run=run, status=ImportStatus.DONE, report=report.to_dict(), actor=actor)
+    return report

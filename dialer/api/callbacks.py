@@ -32,8 +32,8 @@ class CallbackInput(serializers.Serializer):  # type: ignore[type-arg]
     queue = serializers.SlugField(required=False)
     requested_at = serializers.DateTimeField(required=False)
     source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    state = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="")
-    postal_code = serializers.RegexField(r"^\d{5}(-\d{4})?$", required=False, allow_blank=True, default="")
+    state = serializers.RegexField(r"^([A-Za-z]{2})?$", required=False, allow_blank=True, default="")
+    postal_code = serializers.RegexField(r"^(\d{5}(-\d{4})?)?$", required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         if "phone" not in attrs and "contact" not in attrs:

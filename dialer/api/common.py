@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, throttling
 from rest_framework.request import Request
 
@@ -34,6 +35,7 @@ class WeekdaysField(serializers.ListField):
         return [WEEKDAYS[i] for i in sorted(data)]
 
 
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:00"})
 class HourMinuteField(serializers.TimeField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)

@@ -28,8 +28,8 @@ class ContactInput(serializers.Serializer):  # type: ignore[type-arg]
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     phones = PhoneIn(many=True, allow_empty=False)
-    state = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="")
-    postal_code = serializers.RegexField(r"^\d{5}(-\d{4})?$", required=False, allow_blank=True, default="")
+    state = serializers.RegexField(r"^([A-Za-z]{2})?$", required=False, allow_blank=True, default="")
+    postal_code = serializers.RegexField(r"^(\d{5}(-\d{4})?)?$", required=False, allow_blank=True, default="")
     patient_status = serializers.ChoiceField(choices=PatientStatus.choices, default="none")
 
 

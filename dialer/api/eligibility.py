@@ -20,8 +20,8 @@ class EligibilityInput(serializers.Serializer):  # type: ignore[type-arg]
     queue = serializers.SlugField()
     contact = serializers.IntegerField(required=False, min_value=1)
     phone = PhoneField(required=False)
-    state = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="")
-    postal_code = serializers.RegexField(r"^\d{5}(-\d{4})?$", required=False, allow_blank=True, default="")
+    state = serializers.RegexField(r"^([A-Za-z]{2})?$", required=False, allow_blank=True, default="")
+    postal_code = serializers.RegexField(r"^(\d{5}(-\d{4})?)?$", required=False, allow_blank=True, default="")
     patient_status = serializers.ChoiceField(choices=PatientStatus.choices, required=False)
     at = serializers.DateTimeField(required=False)
 

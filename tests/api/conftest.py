@@ -1,0 +1,51 @@
+"""API test client: every response is checked against the OpenAPI schema the server publishes."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+from django.test import Client
+from openapi_core import OpenAPI
+from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
+
+from audit.actors import actor_system
+from dialer.api_clients import api_client_create
+from tests.conftest import Portfolio
+
+
+@cache
+def _openapi() -> OpenAPI:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return OpenAPI.from_dict(schema)
+
+
+class SchemaClient(Client):
+    """A test client whose every API answer must match the published schema."""
+
+    def request(self, **request: Any) -> Any:
+        response = super().request(**request)
+        if response.wsgi_request.path.startswith("/api/v1/"):
+            _openapi().validate_response(
+                DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
+            )
+        return response
+
+
+def api_client(token: str | None) -> SchemaClient:
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
+    return SchemaClient(**headers)
+
+
+@pytest.fixture
+def tokens(portfolio: Portfolio) -> dict[str, str]:
+    system = actor_system("tests")
+    _, crm_a = api_client_create(program=portfolio.program_a, name="crm-a", actor=system)
+    _, manager_a = api_client_create(
+        program=portfolio.program_a, name="mgr-a", role="manager", actor=system
+    )
+    _, crm_b = api_client_create(program=portfolio.program_b, name="crm-b", actor=system)
+    return {"crm_a": crm_a, "manager_a": manager_a, "crm_b": crm_b}

@@ -1,0 +1,284 @@
+"""Each endpoint: the happy path, no token (401), another program's object (404),
+bad input (400 naming the field, nothing changed), and idempotent retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from audit.models import AuditEvent
+from campaigns.models import Contact, Queue
+from dialer.models import CallAttempt, CallTask
+from tests.api.conftest import api_client
+from tests.conftest import Portfolio
+
+JSON = "application/json"
+
+
+def post(token: str | None, path: str, body: dict[str, Any], **headers: str) -> Any:
+    return api_client(token).post(f"/api/v1/{path}", body, content_type=JSON, **headers)
+
+
+def get(token: str | None, path: str) -> Any:
+    return api_client(token).get(f"/api/v1/{path}")
+
+
+def error_fields(response: Any) -> set[str]:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert {"code", "message", "fields"} <= set(body["error"])
+    return set(body["error"]["fields"])
+
+
+pytestmark = pytest.mark.django_db
+
+
+class TestAuth:
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("get", "queues/"),
+            ("post", "contacts/"),
+            ("post", "callbacks/"),
+            ("post", "eligibility/"),
+            ("get", "tasks/1/"),
+            ("post", "attempts/"),
+            ("post", "dnc/"),
+        ],
+    )
+    def test_it_answers_401_without_a_token(self, portfolio: Portfolio, method: str, path: str) -> None:
+        client = api_client(None)
+        response = getattr(client, method)(f"/api/v1/{path}", {}, content_type=JSON)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+    def test_it_answers_401_with_a_wrong_token(self, portfolio: Portfolio) -> None:
+        assert get("not-a-token", "queues/").status_code == 401
+
+
+class TestQueues:
+    def test_a_manager_creates_and_patches_a_queue(self, tokens: dict[str, str]) -> None:
+        body = {
+            "slug": "evening",
+            "name": "Evening callbacks",
+            "purpose": "callback",
+            "window_start": "17:00",
+            "window_end": "20:30",
+            "days": ["mon", "wed"],
+            "max_attempts": 2,
+            "retry_minutes": 30,
+            "script": "Hi, returning your call.",
+        }
+        created = post(tokens["manager_a"], "queues/", body)
+        assert created.status_code == 201, created.json()
+        assert created.json()["days"] == ["mon", "wed"]
+        assert created.json()["consent_basis"] == "own_request"
+        patched = api_client(tokens["manager_a"]).patch(
+            "/api/v1/queues/evening/", {"script": "Version two.", "active": False}, content_type=JSON
+        )
+        assert patched.status_code == 200, patched.json()
+        assert patched.json()["script_version"] == 2
+        assert patched.json()["active"] is False
+
+    def test_a_crm_client_cannot_create_queues(self, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_a"], "queues/", {"slug": "x"})
+        assert response.status_code == 403
+
+    def test_bad_input_names_the_field_and_changes_nothing(self, tokens: dict[str, str]) -> None:
+        before = Queue.objects.count()
+        response = post(
+            tokens["manager_a"],
+            "queues/",
+            {"slug": "x", "name": "X", "purpose": "sales", "script": "Hi", "window_start": "25:00"},
+        )
+        assert response.status_code == 400
+        assert {"purpose", "window_start"} <= error_fields(response)
+        assert Queue.objects.count() == before
+
+    def test_another_programs_queue_answers_404(self, tokens: dict[str, str]) -> None:
+        assert get(tokens["crm_b"], "queues/callback/").status_code == 200  # B's own
+        response = api_client(tokens["crm_b"]).patch(
+            "/api/v1/queues/reactivation/", {"active": False}, content_type=JSON
+        )
+        assert response.status_code in (403, 404)
+        assert get(tokens["crm_b"], "queues/reactivation/").status_code == 404
+
+    def test_list_is_scoped_and_filterable(self, tokens: dict[str, str]) -> None:
+        listing = get(tokens["crm_a"], "queues/?purpose=reactivation").json()
+        assert [q["slug"] for q in listing["results"]] == ["reactivation"]
+
+
+class TestContacts:
+    def test_it_creates_a_contact_with_numbers_in_any_format(self, tokens: dict[str, str]) -> None:
+        response = post(
+            tokens["crm_a"],
+            "contacts/",
+            {
+                "external_id": "CRM-9",
+                "first_name": "Robin",
+                "last_name": "Gray",
+                "phones": [{"number": "(305) 555-0188", "line_type": "mobile", "provided_by_patient": True}],
+                "state": "FL",
+                "postal_code": "33101",
+                "patient_status": "former",
+            },
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["phones"][0]["number"] == "+13055550188"
+        contact_id = response.json()["id"]
+        assert get(tokens["crm_a"], f"contacts/{contact_id}/").status_code == 200
+        assert get(tokens["crm_b"], f"contacts/{contact_id}/").status_code == 404
+
+    def test_a_bad_number_is_refused_without_echo_and_nothing_is_stored(self, tokens: dict[str, str]) -> None:
+        before = Contact.objects.count()
+        response = post(
+            tokens["crm_a"],
+            "contacts/",
+            {"external_id": "CRM-10", "first_name": "Robin", "phones": [{"number": "555-01"}]},
+        )
+        assert response.status_code == 400
+        assert "phones" in error_fields(response)
+        assert "555-01" not in response.content.decode()
+        assert "Robin" not in response.content.decode()
+        assert Contact.objects.count() == before
+
+
+class TestCallbacks:
+    def test_it_creates_a_task_with_its_first_decision(self, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0190", "source": "ad"})
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        assert body["task"]["queue"] == "callback"
+        assert set(body["decision"]) >= {"allowed", "reasons", "next_allowed_at", "zones", "evaluated_at"}
+        # A Florida number: its area code presumes Florida, whose panhandle is on Central time.
+        assert "America/New_York" in body["decision"]["zones"]
+
+    def test_a_repeat_with_the_same_key_answers_the_same_task(self, tokens: dict[str, str]) -> None:
+        body = {"phone": "305-555-0191"}
+        first = post(tokens["crm_a"], "callbacks/", body, HTTP_IDEMPOTENCY_KEY="k-1")
+        again = post(tokens["crm_a"], "callbacks/", body, HTTP_IDEMPOTENCY_KEY="k-1")
+        assert first.status_code == again.status_code == 201
+        assert again["Idempotent-Replayed"] == "true"
+        assert first.json()["task"]["id"] == again.json()["task"]["id"]
+        assert CallTask.objects.count() == 1
+
+    def test_the_same_key_with_another_body_answers_409(self, tokens: dict[str, str]) -> None:
+        post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0192"}, HTTP_IDEMPOTENCY_KEY="k-2")
+        other = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0193"}, HTTP_IDEMPOTENCY_KEY="k-2")
+        assert other.status_code == 409
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
+        assert CallTask.objects.count() == 1
+
+    def test_keys_are_per_client(self, tokens: dict[str, str]) -> None:
+        a = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0194"}, HTTP_IDEMPOTENCY_KEY="same")
+        b = post(tokens["crm_b"], "callbacks/", {"phone": "602-555-0194"}, HTTP_IDEMPOTENCY_KEY="same")
+        assert a.status_code == b.status_code == 201
+        assert a.json()["task"]["id"] != b.json()["task"]["id"]
+
+    def test_bad_input_changes_nothing(self, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_a"], "callbacks/", {"phone": "12", "queue": "nope"})
+        assert response.status_code == 400
+        assert "phone" in error_fields(response)
+        assert CallTask.objects.count() == 0 and Contact.objects.filter(external_id="").count() == 0
+
+    def test_another_programs_contact_is_unknown(self, portfolio: Portfolio, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_b"], "callbacks/", {"contact": portfolio.contact_a.pk})
+        assert response.status_code == 400
+        assert error_fields(response) == {"contact"}
+
+
+class TestEligibility:
+    def test_it_decides_without_writing(self, portfolio: Portfolio, tokens: dict[str, str]) -> None:
+        events = AuditEvent.objects.count()
+        response = post(
+            tokens["crm_a"],
+            "eligibility/",
+            {"queue": "reactivation", "phone": "+1 212 555 0100", "at": "2026-11-30T15:00:00Z"},
+        )
+        assert response.status_code == 200, response.json()
+        decision = response.json()
+        assert decision["allowed"] is False
+        codes = {r["code"] for r in decision["reasons"]}
+        assert "consent_missing" in codes  # no written consent for solicitation
+        assert decision["next_allowed_at"] is None
+        assert AuditEvent.objects.count() == events
+        assert CallTask.objects.count() == 0
+
+    def test_a_callback_at_night_says_when(self, tokens: dict[str, str]) -> None:
+        response = post(
+            tokens["crm_a"],
+            "eligibility/",
+            {"queue": "callback", "phone": "305-555-0150", "at": "2026-12-01T03:00:00Z"},
+        )
+        decision = response.json()
+        assert decision["allowed"] is False
+        assert {r["code"] for r in decision["reasons"]} == {"outside_calling_window"}
+        assert decision["next_allowed_at"] is not None
+
+    def test_another_programs_contact_is_unknown(self, portfolio: Portfolio, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_b"], "eligibility/", {"queue": "callback", "contact": portfolio.contact_a.pk})
+        assert response.status_code == 400
+        assert error_fields(response) == {"contact"}
+
+    def test_bad_input_names_the_field(self, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_a"], "eligibility/", {"queue": "callback"})
+        assert response.status_code == 400
+        assert "phone" in error_fields(response)
+
+
+class TestTasksAndAttempts:
+    def _task(self, token: str) -> int:
+        return int(post(token, "callbacks/", {"phone": "305-555-0160"}).json()["task"]["id"])
+
+    def test_it_reads_a_task_and_records_an_outside_call(self, tokens: dict[str, str]) -> None:
+        task_id = self._task(tokens["crm_a"])
+        assert get(tokens["crm_a"], f"tasks/{task_id}/").json()["status"] in ("pending", "in_progress")
+        recorded = post(
+            tokens["crm_a"],
+            "attempts/",
+            {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "no_answer", "duration_seconds": 20},
+        )
+        assert recorded.status_code == 201, recorded.json()
+        task = get(tokens["crm_a"], f"tasks/{task_id}/").json()
+        assert task["attempts"] == 1 and task["status"] == "pending"
+
+    def test_another_programs_task_answers_404(self, tokens: dict[str, str]) -> None:
+        task_id = self._task(tokens["crm_a"])
+        assert get(tokens["crm_b"], f"tasks/{task_id}/").status_code == 404
+        response = post(
+            tokens["crm_b"], "attempts/", {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "busy"}
+        )
+        assert response.status_code == 400 and error_fields(response) == {"task"}
+        assert CallAttempt.objects.count() == 0
+
+    def test_a_bad_outcome_is_refused(self, tokens: dict[str, str]) -> None:
+        task_id = self._task(tokens["crm_a"])
+        response = post(
+            tokens["crm_a"], "attempts/", {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "great"}
+        )
+        assert response.status_code == 400 and "outcome" in error_fields(response)
+        assert CallAttempt.objects.count() == 0
+
+    def test_dnc_requested_adds_the_number_and_cancels_the_task(self, tokens: dict[str, str]) -> None:
+        task_id = self._task(tokens["crm_a"])
+        post(tokens["crm_a"], "attempts/", {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "dnc_requested"})
+        assert get(tokens["crm_a"], "dnc/3055550160/").json()["internal"] is True
+
+
+class TestDnc:
+    def test_an_opt_out_cancels_pending_calls_at_once(self, tokens: dict[str, str]) -> None:
+        task_id = int(post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0170"}).json()["task"]["id"])
+        created = post(tokens["crm_b"], "dnc/", {"number": "(305) 555-0170", "source": "sms", "note": "STOP"})
+        assert created.status_code == 201, created.json()
+        assert created.json() == {"number": "+13055550170", "internal": True, "national": False, "states": []}
+        assert CallTask.objects.get(pk=task_id).status == "cancelled"
+
+    def test_lookup_in_any_format(self, tokens: dict[str, str]) -> None:
+        post(tokens["crm_a"], "dnc/", {"number": "305-555-0171"})
+        for form in ("3055550171", "+13055550171", "(305)555-0171"):
+            assert get(tokens["crm_a"], f"dnc/{form}/").json()["internal"] is True
+
+    def test_a_bad_number_names_the_field(self, tokens: dict[str, str]) -> None:
+        response = post(tokens["crm_a"], "dnc/", {"number": "12345"})
+        assert response.status_code == 400 and error_fields(response) == {"number"}

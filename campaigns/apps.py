@@ -10,5 +10,6 @@ class CampaignsConfig(AppConfig):
 
         from campaigns.roles import roles_sync_on_migrate
 
-        # Groups need the permission rows, which Django creates after migrating.
-        post_migrate.connect(roles_sync_on_migrate, sender=self)
+        # Groups need the permission rows, which Django creates after migrating
+        # each app: sync after every app, so the last one leaves every grant in place.
+        post_migrate.connect(roles_sync_on_migrate, dispatch_uid="campaigns.roles_sync")

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 
 from campaigns.models import Contact, Program, Queue
 from common.phones import try_e164
+from consent.selectors import consent_facts_for
 from dialer.decision.facts import (
     AttemptFact,
     ContactFacts,
@@ -28,6 +29,7 @@ from dialer.decision.facts import (
     TaskFacts,
 )
 from dialer.models import CallAttempt, CallTask
+from dnc.selectors import dnc_status_many, registry_as_of_many
 
 ABANDONMENT_PAUSE = "abandon_rate_exceeded"
 RECENT_ATTEMPTS = timedelta(days=8)  # the longest cap window (7 days) plus a margin
@@ -95,9 +97,6 @@ def recent_attempts_for(
 
 def task_facts_many(tasks: Sequence[CallTask], *, at: datetime) -> list[TaskFacts]:
     """Facts for tasks loaded with select_related("contact", "phone", "queue__program")."""
-    from consent.selectors import consent_facts_for
-    from dnc.selectors import dnc_status_many, registry_as_of_many
-
     numbers = [try_e164(task.phone.number) for task in tasks]
     valid = [n for n in numbers if n is not None]
     dnc = dnc_status_many(numbers=valid)

@@ -12,6 +12,8 @@ from common.phones import InvalidPhoneNumber, to_e164
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import PhoneField
 from dialer.api.errors import ApiError
+from dialer.optout import dnc_request_record
+from dnc.selectors import dnc_status
 
 
 class DncInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -28,8 +30,6 @@ class DncOutput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 def _status(e164: str) -> dict[str, object]:
-    from dnc.selectors import dnc_status
-
     found = dnc_status(number_e164=e164)
     return {
         "number": e164,
@@ -48,8 +48,6 @@ class DncCreate(APIView):
         data.is_valid(raise_exception=True)
         who = principal(request)
         fields = data.validated_data
-        from dialer.optout import dnc_request_record
-
         dnc_request_record(
             number=fields["number"],
             source=fields["source"],

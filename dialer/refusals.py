@@ -38,7 +38,7 @@ def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[
         "action": "task.refused",
         "object_type": "call_task",
         "object_id": task.pk,
-        "program_id": task.queue.program_id,
+        "program_id": task.contact.program_id,  # the same program as the queue, already loaded
         "reason": ",".join(final),
         "data": {"decision": task.last_decision},
     }

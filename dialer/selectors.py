@@ -9,6 +9,7 @@ The decision itself (dialer.decision) is pure and runs over the result.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -70,12 +71,41 @@ def contact_facts(contact: Contact) -> ContactFacts:
 
 
 def due_tasks(*, queue_id: int, now: datetime, limit: int) -> QuerySet[CallTask]:
-    """Pending tasks of one queue whose time has come, oldest first (index task_due_per_queue)."""
+    """Pending tasks of one queue whose time has come, oldest first (index task_due_per_queue).
+
+    Only the columns the decision and the planner use are loaded; the queue and
+    its program are the same for every row, so task_facts_many reads them once.
+    """
     return (
         CallTask.objects.filter(queue_id=queue_id, status="pending", next_attempt_at__lte=now)
-        .select_related("contact", "phone", "queue__program")
+        .select_related("contact", "phone")
+        .only(*TASK_FACT_FIELDS)
         .order_by("next_attempt_at")[:limit]
     )
+
+
+TASK_FACT_FIELDS = (
+    "id",
+    "queue_id",
+    "number_hash",
+    "status",
+    "next_attempt_at",
+    "attempts",
+    "last_attempt_at",
+    "requested_at",
+    "appointment_at",
+    "closed_reason",
+    "last_decision",
+    "contact__id",
+    "contact__program_id",
+    "contact__state",
+    "contact__postal_code",
+    "contact__patient_status",
+    "phone__id",
+    "phone__number",
+    "phone__line_type",
+    "phone__provided_by_patient",
+)
 
 
 def recent_attempts_for(
@@ -95,24 +125,37 @@ def recent_attempts_for(
     return {k: tuple(v) for k, v in found.items()}
 
 
+_E164_US = re.compile(r"\+1\d{10}")
+
+
+def _stored_e164(number: str | None) -> str | None:
+    """Numbers are stored normalised; anything else is re-parsed (the engine judges validity)."""
+    if number and _E164_US.fullmatch(number):
+        return number
+    return try_e164(number) if number else None
+
+
 def task_facts_many(tasks: Sequence[CallTask], *, at: datetime) -> list[TaskFacts]:
     """Facts for tasks loaded with select_related("contact", "phone", "queue__program")."""
-    numbers = [try_e164(task.phone.number) for task in tasks]
+    numbers = [_stored_e164(task.phone.number) for task in tasks]
     valid = [n for n in numbers if n is not None]
     dnc = dnc_status_many(numbers=valid)
     registry = registry_as_of_many(numbers=valid)
     contact_ids = {task.contact_id for task in tasks}
     consents = consent_facts_for(contact_ids=contact_ids, numbers=valid)
     attempts = recent_attempts_for(contact_ids=contact_ids, at=at)
-    programs: dict[int, ProgramFacts] = {}
-    queues: dict[int, QueueFacts] = {}
+    # One read of each queue and program, whether or not the tasks carry them.
+    queue_rows = {
+        q.pk: q
+        for q in Queue.objects.select_related("program").filter(
+            pk__in={task.queue_id for task in tasks}
+        )
+    }
+    queues = {pk: queue_facts(q) for pk, q in queue_rows.items()}
+    programs = {q.program_id: program_facts(q.program) for q in queue_rows.values()}
     out: list[TaskFacts] = []
     for task, e164 in zip(tasks, numbers, strict=True):
-        queue = task.queue
-        if queue.pk not in queues:
-            queues[queue.pk] = queue_facts(queue)
-        if queue.program_id not in programs:
-            programs[queue.program_id] = program_facts(queue.program)
+        queue = queue_rows[task.queue_id]
         status = dnc.get(e164) if e164 else None
         as_of = registry.get(e164) if e164 else None
         out.append(

@@ -13,6 +13,15 @@ from dialer.selectors import task_facts_many
 from dialer.services import open_task_for
 
 
+class EligibilityError(ValueError):
+    """Input the decision cannot be made for, naming the field (never its value)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 def eligibility_decide(
     *,
     program: Program,
@@ -45,7 +54,7 @@ def eligibility_decide(
         contact = Contact(program=program)
     if number is None:
         if phone is None:
-            raise ValueError("phone: this contact has no phone number")
+            raise EligibilityError("phone", "This contact has no phone number.")
         number = PhoneNumber(contact=contact, number=phone, line_type=line_type(phone))
     if state or postal_code or patient_status:
         contact = Contact(

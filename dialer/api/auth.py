@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -30,7 +30,7 @@ class ApiPrincipal:
 
     @property
     def actor(self) -> str:
-        return actor_for_api_client(self.client)
+        return actor_for_api_client(cast(Any, self.client))
 
     @property
     def is_manager(self) -> bool:

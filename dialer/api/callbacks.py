@@ -1,9 +1,15 @@
-"""POST /callbacks/ with Idempotency-Key: a repeat answers the same task."""
+"""POST /callbacks/ with Idempotency-Key: a repeat answers the same task.
+
+A key is kept for 24 hours per API client. A repeat with the same key and
+the same body answers the task of the first request (header
+`Idempotent-Replayed: true`); the same key with another body answers 409.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -16,24 +22,32 @@ from rest_framework.views import APIView
 
 from campaigns.models import Contact, Queue
 from dialer.api.auth import IsApiClient, principal
-from dialer.api.common import DecisionSerializer, PhoneField
+from dialer.api.common import (
+    DecisionSerializer,
+    IdField,
+    PhoneField,
+    PostalCodeField,
+    StateField,
+)
 from dialer.api.errors import ApiError
 from dialer.api.tasks import TaskOutput
 from dialer.callbacks import CallbackError, callback_request
 from dialer.models import CallTask, IdempotencyKey
 
-# Documented in API.md terms: a key answers the same task for 24 hours.
 IDEMPOTENCY_TTL = timedelta(hours=24)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Visible ASCII, as HTTP header values should be; the model keeps 200 characters.
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class CallbackInput(serializers.Serializer):  # type: ignore[type-arg]
     phone = PhoneField(required=False)
-    contact = serializers.IntegerField(required=False, min_value=1)
+    contact = IdField(required=False)
     queue = serializers.SlugField(required=False)
     requested_at = serializers.DateTimeField(required=False)
-    source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    state = serializers.RegexField(r"^([A-Za-z]{2})?$", required=False, allow_blank=True, default="")
-    postal_code = serializers.RegexField(r"^(\d{5}(-\d{4})?)?$", required=False, allow_blank=True, default="")
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
+    state = StateField()
+    postal_code = PostalCodeField()
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         if "phone" not in attrs and "contact" not in attrs:
@@ -51,6 +65,22 @@ def _body_hash(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return ""
+    key = key.strip()
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise ApiError.for_field(IDEMPOTENCY_HEADER, "Use 1 to 200 visible ASCII characters.")
+    return key
+
+
+def _enqueue_dispatch(task_id: int) -> None:
+    from dialer.tasks import dispatch
+
+    dispatch.delay(task_id)
+
+
 class CallbackCreate(APIView):
     permission_classes = [IsApiClient]
 
@@ -59,16 +89,20 @@ class CallbackCreate(APIView):
         responses={200: CallbackOutput, 201: CallbackOutput},
         parameters=[
             OpenApiParameter(
-                "Idempotency-Key",
+                IDEMPOTENCY_HEADER,
                 str,
                 OpenApiParameter.HEADER,
-                description="Repeat a request safely for 24 hours; another body under the same key answers 409.",
+                description=(
+                    "Repeat a request safely for 24 hours; another body under the same key "
+                    "answers 409. 1 to 200 visible ASCII characters."
+                ),
+                pattern=r"^[\x21-\x7e]{1,200}$",
             )
         ],
     )
     def post(self, request: Request) -> Response:
         who = principal(request)
-        key = request.headers.get("Idempotency-Key", "").strip()[:200]
+        key = _idempotency_key(request)
         body_hash = _body_hash(request.data)
         if key:
             replay = self._replay(who.client.pk, key, body_hash)
@@ -81,59 +115,60 @@ class CallbackCreate(APIView):
         if fields.get("queue"):
             queue = Queue.objects.filter(program=who.program, slug=fields["queue"]).first()
             if queue is None:
-                raise ApiError("invalid", "Invalid input: queue.", fields={"queue": ["Unknown queue."]})
+                raise ApiError.for_field("queue", "Unknown queue.")
         contact = None
         if fields.get("contact"):
             contact = Contact.objects.filter(program=who.program, pk=fields["contact"]).first()
             if contact is None:
-                raise ApiError("invalid", "Invalid input: contact.", fields={"contact": ["Unknown contact."]})
-        from dialer.tasks import dispatch
-
+                raise ApiError.for_field("contact", "Unknown contact.")
         try:
             with transaction.atomic():
                 result = callback_request(
                     program=who.program,
                     actor=who.actor,
                     origin="api",
-                    enqueue=dispatch.delay,
+                    enqueue=_enqueue_dispatch,
                     queue=queue,
                     contact=contact,
                     phone=fields.get("phone"),
                     requested_at=fields.get("requested_at"),
                     source=fields["source"],
-                    state=fields["state"].upper(),
+                    state=fields["state"],
                     postal_code=fields["postal_code"],
                 )
                 if key:
+                    now = timezone.now()
                     IdempotencyKey.objects.filter(
-                        client=who.client, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+                        client=who.client, key=key, created_at__lt=now - IDEMPOTENCY_TTL
                     ).delete()
                     IdempotencyKey.objects.create(
-                        client=who.client, key=key, request_hash=body_hash, task=result.task, created_at=timezone.now()
+                        client=who.client,
+                        key=key,
+                        request_hash=body_hash,
+                        task=result.task,
+                        created_at=now,
                     )
         except CallbackError as exc:
-            raise ApiError("invalid", f"Invalid input: {exc.field}.", fields={exc.field: [str(exc)]}) from None
+            raise ApiError.for_field(exc.field, str(exc)) from None
         except IntegrityError:
             # The same key raced in from another request: answer as a replay.
             replay = self._replay(who.client.pk, key, body_hash) if key else None
             if replay is None:
                 raise
             return replay
+        decision = result.decision.to_dict() if result.decision else None
         body = {
             "task": TaskOutput(result.task).data,
-            "decision": result.decision.to_dict() if result.decision else result.task.last_decision or None,
+            "decision": decision or result.task.last_decision or None,
             "created": result.created,
         }
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(body, status=code)
 
     def _replay(self, client_id: int, key: str, body_hash: str) -> Response | None:
-        stored = (
-            IdempotencyKey.objects.filter(
-                client_id=client_id, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_TTL
-            )
-            .select_related("task")
-            .first()
-        )
+        stored = IdempotencyKey.objects.filter(
+            client_id=client_id, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_TTL
+        ).first()
         if stored is None:
             return None
         if stored.request_hash != body_hash:
@@ -141,11 +176,19 @@ class CallbackCreate(APIView):
                 "idempotency_key_reused",
                 "This Idempotency-Key was used with another body.",
                 http_status=409,
-                fields={"Idempotency-Key": ["Used with another body."]},
+                fields={IDEMPOTENCY_HEADER: ["Used with another body."]},
             )
-        task = CallTask.objects.select_related("queue").get(pk=stored.task_id)
+        task = (
+            CallTask.objects.select_related("queue")
+            .prefetch_related("attempt_set")
+            .get(pk=stored.task_id)
+        )
         return Response(
-            {"task": TaskOutput(task).data, "decision": task.last_decision or None, "created": False},
+            {
+                "task": TaskOutput(task).data,
+                "decision": task.last_decision or None,
+                "created": False,
+            },
             status=status.HTTP_201_CREATED,
             headers={"Idempotent-Replayed": "true"},
         )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import us
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, throttling
 from rest_framework.request import Request
@@ -11,6 +14,38 @@ from rest_framework.request import Request
 from campaigns.models import WEEKDAYS
 from common.phones import InvalidPhoneNumber, to_e164
 from dialer.api.auth import ApiPrincipal
+
+# Ids are PostgreSQL bigints: a larger number is refused as bad input, not a server error.
+MAX_ID = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """A reference to an object by id (1 .. bigint max)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with an offset or Z: a naive time is refused rather than guessed.
+
+    For acts with legal weight (a signature, a revocation) the instant must be
+    the one the person meant, so "10:00" without a zone is bad input.
+    """
+
+    default_error_messages = {"naive": "Give a time zone (ISO 8601 with an offset or Z)."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None  # the parent names the error
+            if parsed is not None and timezone.is_naive(parsed):
+                self.fail("naive")
+        return super().to_internal_value(value)
 
 
 class PhoneField(serializers.CharField):
@@ -24,6 +59,38 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(str(exc)) from None
 
 
+US_STATE_CODES = sorted(s.abbr for s in us.states.STATES_AND_TERRITORIES)
+
+
+@extend_schema_field({"type": "string", "enum": ["", *US_STATE_CODES], "example": "FL"})
+class StateField(serializers.CharField):
+    """A US state, DC or territory code (any case in, upper case out); blank for unknown."""
+
+    default_error_messages = {"unknown": "Use the two-letter code of a US state, e.g. FL."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(max_length=2, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        code = super().to_internal_value(data).upper()
+        if code and code not in US_STATE_CODES:
+            self.fail("unknown")
+        return code
+
+
+class PostalCodeField(serializers.RegexField):
+    """A US ZIP code (12345 or 12345-6789); blank for unknown."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(r"^(\d{5}(-\d{4})?)?$", max_length=10, **kwargs)
+
+
 class WeekdaysField(serializers.ListField):
     child = serializers.ChoiceField(choices=list(WEEKDAYS))
 
@@ -35,7 +102,9 @@ class WeekdaysField(serializers.ListField):
         return [WEEKDAYS[i] for i in sorted(data)]
 
 
-@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:00"})
+@extend_schema_field(
+    {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:00"}
+)
 class HourMinuteField(serializers.TimeField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)

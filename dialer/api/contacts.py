@@ -1,4 +1,8 @@
-"""POST /contacts/ and GET /contacts/{id}/."""
+"""POST /contacts/ and GET /contacts/{id}/.
+
+A repeat under the same `external_id` that says the same thing answers the
+contact first created (200); one that says something else answers 409.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import Contact, LineType, PatientStatus
-from campaigns.services import PhoneInput, contact_create
+from campaigns.services import PhoneInput
 from dialer.api.auth import IsApiClient, principal
-from dialer.api.common import PhoneField
+from dialer.api.common import PhoneField, PostalCodeField, StateField
 from dialer.api.errors import ApiError
+from dialer.crm import CrmRecordError, contact_record
 
 
 class PhoneIn(serializers.Serializer):  # type: ignore[type-arg]
@@ -23,13 +28,19 @@ class PhoneIn(serializers.Serializer):  # type: ignore[type-arg]
     provided_by_patient = serializers.BooleanField(default=False)
 
 
+def _text(max_length: int) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_blank=True, default=""
+    )
+
+
 class ContactInput(serializers.Serializer):  # type: ignore[type-arg]
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    phones = PhoneIn(many=True, allow_empty=False)
-    state = serializers.RegexField(r"^([A-Za-z]{2})?$", required=False, allow_blank=True, default="")
-    postal_code = serializers.RegexField(r"^(\d{5}(-\d{4})?)?$", required=False, allow_blank=True, default="")
+    external_id = _text(100)
+    first_name = _text(100)
+    last_name = _text(100)
+    phones = PhoneIn(many=True, allow_empty=False, max_length=20)  # type: ignore[call-arg]
+    state = StateField()
+    postal_code = PostalCodeField()
     patient_status = serializers.ChoiceField(choices=PatientStatus.choices, default="none")
 
 
@@ -53,24 +64,23 @@ class ContactOutput(serializers.Serializer):  # type: ignore[type-arg]
 class ContactCreate(APIView):
     permission_classes = [IsApiClient]
 
-    @extend_schema(request=ContactInput, responses={201: ContactOutput})
+    @extend_schema(request=ContactInput, responses={200: ContactOutput, 201: ContactOutput})
     def post(self, request: Request) -> Response:
         data = ContactInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields: dict[str, Any] = dict(data.validated_data)
         who = principal(request)
-        if fields["external_id"] and Contact.objects.filter(
-            program=who.program, external_id=fields["external_id"]
-        ).exists():
-            raise ApiError(
-                "conflict",
-                "A contact with this external_id exists.",
-                http_status=409,
-                fields={"external_id": ["Already used in this program."]},
-            )
         phones = [PhoneInput(**p) for p in fields.pop("phones")]
-        contact = contact_create(program=who.program, phones=phones, actor=who.actor, **fields)
-        return Response(ContactOutput(contact).data, status=status.HTTP_201_CREATED)
+        try:
+            recorded = contact_record(program=who.program, actor=who.actor, phones=phones, **fields)
+        except CrmRecordError as exc:
+            raise ApiError.for_field(
+                exc.field, str(exc), http_status=409 if exc.conflict else 400
+            ) from None
+        return Response(
+            ContactOutput(recorded.obj).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
 
 
 class ContactDetail(APIView):
@@ -80,5 +90,5 @@ class ContactDetail(APIView):
     def get(self, request: Request, pk: int) -> Response:
         contact = Contact.objects.filter(program=principal(request).program, pk=pk).first()
         if contact is None:
-            raise ApiError("not_found", "Not found.", http_status=404)
+            raise ApiError.not_found()
         return Response(ContactOutput(contact).data)

@@ -1,8 +1,14 @@
-"""POST /dnc/ (an opt-out, effective at once) and GET /dnc/{number}/."""
+"""POST /dnc/ (an opt-out, effective at once), GET /dnc/{number}/ and POST /dnc/lookup/.
+
+GET /dnc/{number}/ is the contract's lookup and puts the number in the URL:
+our logs redact what follows /dnc/ (common.logging), but proxies and access
+logs outside this process may not. POST /dnc/lookup/ answers the same with
+the number in the body, for clients that keep numbers out of URLs.
+"""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,8 +24,12 @@ from dnc.selectors import dnc_status
 
 class DncInput(serializers.Serializer):  # type: ignore[type-arg]
     number = PhoneField()
-    source = serializers.CharField(max_length=50, default="api")
+    source = serializers.CharField(max_length=50, default="api")  # type: ignore[assignment]
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class DncLookupInput(serializers.Serializer):  # type: ignore[type-arg]
+    number = PhoneField()
 
 
 class DncOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -40,6 +50,8 @@ def _status(e164: str) -> dict[str, object]:
 
 
 class DncCreate(APIView):
+    """An opt-out: idempotent (a repeat finds the entry and changes nothing)."""
+
     permission_classes = [IsApiClient]
 
     @extend_schema(request=DncInput, responses={201: DncOutput})
@@ -58,13 +70,33 @@ class DncCreate(APIView):
         return Response(_status(fields["number"]), status=status.HTTP_201_CREATED)
 
 
+class DncLookup(APIView):
+    permission_classes = [IsApiClient]
+
+    @extend_schema(request=DncLookupInput, responses=DncOutput)
+    def post(self, request: Request) -> Response:
+        data = DncLookupInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(_status(data.validated_data["number"]))
+
+
 class DncDetail(APIView):
     permission_classes = [IsApiClient]
 
-    @extend_schema(responses=DncOutput)
+    @extend_schema(
+        responses=DncOutput,
+        parameters=[
+            OpenApiParameter(
+                "number",
+                str,
+                OpenApiParameter.PATH,
+                description="A US number in any common format (redacted from our logs).",
+            )
+        ],
+    )
     def get(self, request: Request, number: str) -> Response:
         try:
             e164 = to_e164(number)
         except InvalidPhoneNumber as exc:
-            raise ApiError("invalid", "Invalid input: number.", fields={"number": [str(exc)]}) from None
+            raise ApiError.for_field("number", str(exc)) from None
         return Response(_status(e164))

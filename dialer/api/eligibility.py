@@ -11,17 +11,23 @@ from rest_framework.views import APIView
 
 from campaigns.models import Contact, PatientStatus, Queue
 from dialer.api.auth import IsApiClient, principal
-from dialer.api.common import DecisionSerializer, PhoneField
+from dialer.api.common import (
+    DecisionSerializer,
+    IdField,
+    PhoneField,
+    PostalCodeField,
+    StateField,
+)
 from dialer.api.errors import ApiError
-from dialer.eligibility import eligibility_decide
+from dialer.eligibility import EligibilityError, eligibility_decide
 
 
 class EligibilityInput(serializers.Serializer):  # type: ignore[type-arg]
     queue = serializers.SlugField()
-    contact = serializers.IntegerField(required=False, min_value=1)
+    contact = IdField(required=False)
     phone = PhoneField(required=False)
-    state = serializers.RegexField(r"^([A-Za-z]{2})?$", required=False, allow_blank=True, default="")
-    postal_code = serializers.RegexField(r"^(\d{5}(-\d{4})?)?$", required=False, allow_blank=True, default="")
+    state = StateField()
+    postal_code = PostalCodeField()
     patient_status = serializers.ChoiceField(choices=PatientStatus.choices, required=False)
     at = serializers.DateTimeField(required=False)
 
@@ -42,12 +48,12 @@ class Eligibility(APIView):
         program = principal(request).program
         queue = Queue.objects.filter(program=program, slug=fields["queue"]).first()
         if queue is None:
-            raise ApiError("invalid", "Invalid input: queue.", fields={"queue": ["Unknown queue."]})
+            raise ApiError.for_field("queue", "Unknown queue.")
         contact = None
         if "contact" in fields:
             contact = Contact.objects.filter(program=program, pk=fields["contact"]).first()
             if contact is None:
-                raise ApiError("invalid", "Invalid input: contact.", fields={"contact": ["Unknown contact."]})
+                raise ApiError.for_field("contact", "Unknown contact.")
         try:
             decision = eligibility_decide(
                 program=program,
@@ -55,11 +61,10 @@ class Eligibility(APIView):
                 at=fields.get("at") or timezone.now(),
                 contact=contact,
                 phone=fields.get("phone"),
-                state=fields["state"].upper(),
+                state=fields["state"],
                 postal_code=fields["postal_code"],
                 patient_status=fields.get("patient_status"),
             )
-        except ValueError as exc:
-            field = str(exc).split(":", 1)[0]
-            raise ApiError("invalid", f"Invalid input: {field}.", fields={field: [str(exc).split(": ", 1)[-1]]}) from None
+        except EligibilityError as exc:
+            raise ApiError.for_field(exc.field, exc.message) from None
         return Response(decision.to_dict())

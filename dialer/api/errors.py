@@ -19,12 +19,29 @@ class ApiError(exceptions.APIException):
     """An application error with a stable code."""
 
     def __init__(
-        self, code: str, message: str, *, http_status: int = 400, fields: dict[str, Any] | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        http_status: int = 400,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = http_status
         self.error_code = code
         self.fields = fields or {}
+
+    @classmethod
+    def for_field(cls, field: str, message: str, *, http_status: int = 400) -> ApiError:
+        """Bad (400) or conflicting (409) input, naming the one field."""
+        code = "conflict" if http_status == 409 else "invalid"
+        text = "Conflict" if http_status == 409 else "Invalid input"
+        return cls(code, f"{text}: {field}.", http_status=http_status, fields={field: [message]})
+
+    @classmethod
+    def not_found(cls) -> ApiError:
+        """Unknown here: another program's object is answered exactly like a missing one."""
+        return cls("not_found", "Not found.", http_status=404)
 
 
 def _flatten(detail: Any) -> Any:

@@ -82,9 +82,7 @@ class QueueFilter(filters.FilterSet):
 
 
 def _queues(request: Request) -> Any:
-    return Queue.objects.filter(program=principal(request).program).select_related(
-        "current_script"
-    )
+    return Queue.objects.filter(program=principal(request).program).select_related("current_script")
 
 
 class QueueList(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -113,12 +111,14 @@ class QueueList(generics.GenericAPIView):  # type: ignore[type-arg]
         fields = dict(data.validated_data)
         who = principal(request)
         if Queue.objects.filter(program=who.program, slug=fields["slug"]).exists():
-            raise ApiError("conflict", "A queue with this slug exists.", http_status=409, fields={"slug": ["Already used."]})
+            raise ApiError.for_field("slug", "Already used in this program.", http_status=409)
         try:
             with transaction.atomic():
                 queue = queue_create(program=who.program, actor=who.actor, **fields)
         except IntegrityError:
-            raise ApiError("conflict", "A queue with this slug exists.", http_status=409, fields={"slug": ["Already used."]}) from None
+            raise ApiError.for_field(
+                "slug", "Already used in this program.", http_status=409
+            ) from None
         return Response(QueueOutput(queue).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,6 +147,6 @@ class QueueDetail(generics.GenericAPIView):  # type: ignore[type-arg]
         start = fields.get("window_start", queue.window_start)
         end = fields.get("window_end", queue.window_end)
         if start >= end:
-            raise ApiError("invalid", "Invalid input: window_end.", fields={"window_end": ["Must be after window_start."]})
+            raise ApiError.for_field("window_end", "Must be after window_start.")
         queue = queue_update(queue=queue, actor=principal(request).actor, **fields)
         return Response(QueueOutput(queue).data)

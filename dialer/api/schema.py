@@ -44,6 +44,7 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             responses = operation.setdefault("responses", {})
             for code, description in ERRORS.items():
                 responses.setdefault(
-                    code, {"description": description, "content": {"application/json": {"schema": ref}}}
+                    code,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
                 )
     return result

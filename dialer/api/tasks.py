@@ -18,7 +18,15 @@ from dialer.models import CallAttempt, CallTask
 class AttemptOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = CallAttempt
-        fields = ["id", "attempt_number", "started_at", "ended_at", "outcome", "duration_seconds", "backend"]
+        fields = [
+            "id",
+            "attempt_number",
+            "started_at",
+            "ended_at",
+            "outcome",
+            "duration_seconds",
+            "backend",
+        ]
 
 
 class TaskOutput(serializers.ModelSerializer):  # type: ignore[type-arg]

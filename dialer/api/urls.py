@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dialer.api import attempts, callbacks, contacts, dnc, eligibility, queues, tasks
+from dialer.api import attempts, callbacks, consents, contacts, dnc, eligibility, queues, tasks
 
 app_name = "api"
 
@@ -11,7 +11,11 @@ urlpatterns = [
     path("queues/<slug:slug>/", queues.QueueDetail.as_view(), name="queue"),
     path("contacts/", contacts.ContactCreate.as_view(), name="contacts"),
     path("contacts/<int:pk>/", contacts.ContactDetail.as_view(), name="contact"),
+    path("consents/", consents.ConsentList.as_view(), name="consents"),
+    path("consents/<int:pk>/", consents.ConsentDetail.as_view(), name="consent"),
+    path("consents/<int:pk>/revoke/", consents.ConsentRevoke.as_view(), name="consent-revoke"),
     path("dnc/", dnc.DncCreate.as_view(), name="dnc"),
+    path("dnc/lookup/", dnc.DncLookup.as_view(), name="dnc-lookup"),
     path("dnc/<str:number>/", dnc.DncDetail.as_view(), name="dnc-detail"),
     path("callbacks/", callbacks.CallbackCreate.as_view(), name="callbacks"),
     path("eligibility/", eligibility.Eligibility.as_view(), name="eligibility"),

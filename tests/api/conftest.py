@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from openapi_core import OpenAPI
 from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
@@ -19,7 +20,7 @@ from tests.conftest import Portfolio
 def _openapi() -> OpenAPI:
     from drf_spectacular.generators import SchemaGenerator
 
-    schema = SchemaGenerator().get_schema(request=None, public=True)
+    schema = SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-untyped-call]
     return OpenAPI.from_dict(schema)
 
 
@@ -30,14 +31,14 @@ class SchemaClient(Client):
         response = super().request(**request)
         if response.wsgi_request.path.startswith("/api/v1/"):
             _openapi().validate_response(
-                DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
+                DjangoOpenAPIRequest(response.wsgi_request),
+                DjangoOpenAPIResponse(cast(HttpResponse, response)),
             )
         return response
 
 
 def api_client(token: str | None) -> SchemaClient:
-    headers = {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
-    return SchemaClient(**headers)
+    return SchemaClient(headers={"Authorization": f"Token {token}"} if token else None)
 
 
 @pytest.fixture
@@ -49,3 +50,22 @@ def tokens(portfolio: Portfolio) -> dict[str, str]:
     )
     _, crm_b = api_client_create(program=portfolio.program_b, name="crm-b", actor=system)
     return {"crm_a": crm_a, "manager_a": manager_a, "crm_b": crm_b}
+
+
+JSON = "application/json"
+
+
+def post(token: str | None, path: str, body: Any, **extra: Any) -> Any:
+    return api_client(token).post(f"/api/v1/{path}", body, content_type=JSON, **extra)
+
+
+def get(token: str | None, path: str) -> Any:
+    return api_client(token).get(f"/api/v1/{path}")
+
+
+def error_fields(response: Any) -> set[str]:
+    """The fields a 4xx answer names, after checking the one error shape."""
+    body = response.json()
+    assert set(body) == {"error"}
+    assert {"code", "message", "fields"} <= set(body["error"])
+    return set(body["error"]["fields"])

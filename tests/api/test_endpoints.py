@@ -3,33 +3,18 @@ bad input (400 naming the field, nothing changed), and idempotent retries."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Contact, Queue
 from dialer.models import CallAttempt, CallTask
-from tests.api.conftest import api_client
+from tests.api.conftest import JSON, api_client, error_fields, get, post
 from tests.conftest import Portfolio
 
-JSON = "application/json"
-
-
-def post(token: str | None, path: str, body: dict[str, Any], **headers: str) -> Any:
-    return api_client(token).post(f"/api/v1/{path}", body, content_type=JSON, **headers)
-
-
-def get(token: str | None, path: str) -> Any:
-    return api_client(token).get(f"/api/v1/{path}")
-
-
-def error_fields(response: Any) -> set[str]:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert {"code", "message", "fields"} <= set(body["error"])
-    return set(body["error"]["fields"])
-
+STARTED = (timezone.now() - timedelta(hours=1)).isoformat()
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +32,9 @@ class TestAuth:
             ("post", "dnc/"),
         ],
     )
-    def test_it_answers_401_without_a_token(self, portfolio: Portfolio, method: str, path: str) -> None:
+    def test_it_answers_401_without_a_token(
+        self, portfolio: Portfolio, method: str, path: str
+    ) -> None:
         client = api_client(None)
         response = getattr(client, method)(f"/api/v1/{path}", {}, content_type=JSON)
         assert response.status_code == 401
@@ -75,7 +62,9 @@ class TestQueues:
         assert created.json()["days"] == ["mon", "wed"]
         assert created.json()["consent_basis"] == "own_request"
         patched = api_client(tokens["manager_a"]).patch(
-            "/api/v1/queues/evening/", {"script": "Version two.", "active": False}, content_type=JSON
+            "/api/v1/queues/evening/",
+            {"script": "Version two.", "active": False},
+            content_type=JSON,
         )
         assert patched.status_code == 200, patched.json()
         assert patched.json()["script_version"] == 2
@@ -118,7 +107,9 @@ class TestContacts:
                 "external_id": "CRM-9",
                 "first_name": "Robin",
                 "last_name": "Gray",
-                "phones": [{"number": "(305) 555-0188", "line_type": "mobile", "provided_by_patient": True}],
+                "phones": [
+                    {"number": "(305) 555-0188", "line_type": "mobile", "provided_by_patient": True}
+                ],
                 "state": "FL",
                 "postal_code": "33101",
                 "patient_status": "former",
@@ -130,7 +121,9 @@ class TestContacts:
         assert get(tokens["crm_a"], f"contacts/{contact_id}/").status_code == 200
         assert get(tokens["crm_b"], f"contacts/{contact_id}/").status_code == 404
 
-    def test_a_bad_number_is_refused_without_echo_and_nothing_is_stored(self, tokens: dict[str, str]) -> None:
+    def test_a_bad_number_is_refused_without_echo_and_nothing_is_stored(
+        self, tokens: dict[str, str]
+    ) -> None:
         before = Contact.objects.count()
         response = post(
             tokens["crm_a"],
@@ -150,7 +143,13 @@ class TestCallbacks:
         assert response.status_code == 201, response.json()
         body = response.json()
         assert body["task"]["queue"] == "callback"
-        assert set(body["decision"]) >= {"allowed", "reasons", "next_allowed_at", "zones", "evaluated_at"}
+        assert set(body["decision"]) >= {
+            "allowed",
+            "reasons",
+            "next_allowed_at",
+            "zones",
+            "evaluated_at",
+        }
         # A Florida number: its area code presumes Florida, whose panhandle is on Central time.
         assert "America/New_York" in body["decision"]["zones"]
 
@@ -165,14 +164,20 @@ class TestCallbacks:
 
     def test_the_same_key_with_another_body_answers_409(self, tokens: dict[str, str]) -> None:
         post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0192"}, HTTP_IDEMPOTENCY_KEY="k-2")
-        other = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0193"}, HTTP_IDEMPOTENCY_KEY="k-2")
+        other = post(
+            tokens["crm_a"], "callbacks/", {"phone": "305-555-0193"}, HTTP_IDEMPOTENCY_KEY="k-2"
+        )
         assert other.status_code == 409
         assert other.json()["error"]["code"] == "idempotency_key_reused"
         assert CallTask.objects.count() == 1
 
     def test_keys_are_per_client(self, tokens: dict[str, str]) -> None:
-        a = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0194"}, HTTP_IDEMPOTENCY_KEY="same")
-        b = post(tokens["crm_b"], "callbacks/", {"phone": "602-555-0194"}, HTTP_IDEMPOTENCY_KEY="same")
+        a = post(
+            tokens["crm_a"], "callbacks/", {"phone": "305-555-0194"}, HTTP_IDEMPOTENCY_KEY="same"
+        )
+        b = post(
+            tokens["crm_b"], "callbacks/", {"phone": "602-555-0194"}, HTTP_IDEMPOTENCY_KEY="same"
+        )
         assert a.status_code == b.status_code == 201
         assert a.json()["task"]["id"] != b.json()["task"]["id"]
 
@@ -182,7 +187,9 @@ class TestCallbacks:
         assert "phone" in error_fields(response)
         assert CallTask.objects.count() == 0 and Contact.objects.filter(external_id="").count() == 0
 
-    def test_another_programs_contact_is_unknown(self, portfolio: Portfolio, tokens: dict[str, str]) -> None:
+    def test_another_programs_contact_is_unknown(
+        self, portfolio: Portfolio, tokens: dict[str, str]
+    ) -> None:
         response = post(tokens["crm_b"], "callbacks/", {"contact": portfolio.contact_a.pk})
         assert response.status_code == 400
         assert error_fields(response) == {"contact"}
@@ -216,8 +223,14 @@ class TestEligibility:
         assert {r["code"] for r in decision["reasons"]} == {"outside_calling_window"}
         assert decision["next_allowed_at"] is not None
 
-    def test_another_programs_contact_is_unknown(self, portfolio: Portfolio, tokens: dict[str, str]) -> None:
-        response = post(tokens["crm_b"], "eligibility/", {"queue": "callback", "contact": portfolio.contact_a.pk})
+    def test_another_programs_contact_is_unknown(
+        self, portfolio: Portfolio, tokens: dict[str, str]
+    ) -> None:
+        response = post(
+            tokens["crm_b"],
+            "eligibility/",
+            {"queue": "callback", "contact": portfolio.contact_a.pk},
+        )
         assert response.status_code == 400
         assert error_fields(response) == {"contact"}
 
@@ -233,11 +246,19 @@ class TestTasksAndAttempts:
 
     def test_it_reads_a_task_and_records_an_outside_call(self, tokens: dict[str, str]) -> None:
         task_id = self._task(tokens["crm_a"])
-        assert get(tokens["crm_a"], f"tasks/{task_id}/").json()["status"] in ("pending", "in_progress")
+        assert get(tokens["crm_a"], f"tasks/{task_id}/").json()["status"] in (
+            "pending",
+            "in_progress",
+        )
         recorded = post(
             tokens["crm_a"],
             "attempts/",
-            {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "no_answer", "duration_seconds": 20},
+            {
+                "task": task_id,
+                "started_at": STARTED,
+                "outcome": "no_answer",
+                "duration_seconds": 20,
+            },
         )
         assert recorded.status_code == 201, recorded.json()
         task = get(tokens["crm_a"], f"tasks/{task_id}/").json()
@@ -247,7 +268,9 @@ class TestTasksAndAttempts:
         task_id = self._task(tokens["crm_a"])
         assert get(tokens["crm_b"], f"tasks/{task_id}/").status_code == 404
         response = post(
-            tokens["crm_b"], "attempts/", {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "busy"}
+            tokens["crm_b"],
+            "attempts/",
+            {"task": task_id, "started_at": STARTED, "outcome": "busy"},
         )
         assert response.status_code == 400 and error_fields(response) == {"task"}
         assert CallAttempt.objects.count() == 0
@@ -255,23 +278,40 @@ class TestTasksAndAttempts:
     def test_a_bad_outcome_is_refused(self, tokens: dict[str, str]) -> None:
         task_id = self._task(tokens["crm_a"])
         response = post(
-            tokens["crm_a"], "attempts/", {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "great"}
+            tokens["crm_a"],
+            "attempts/",
+            {"task": task_id, "started_at": STARTED, "outcome": "great"},
         )
         assert response.status_code == 400 and "outcome" in error_fields(response)
         assert CallAttempt.objects.count() == 0
 
-    def test_dnc_requested_adds_the_number_and_cancels_the_task(self, tokens: dict[str, str]) -> None:
+    def test_dnc_requested_adds_the_number_and_cancels_the_task(
+        self, tokens: dict[str, str]
+    ) -> None:
         task_id = self._task(tokens["crm_a"])
-        post(tokens["crm_a"], "attempts/", {"task": task_id, "started_at": "2026-11-30T15:00:00Z", "outcome": "dnc_requested"})
+        post(
+            tokens["crm_a"],
+            "attempts/",
+            {"task": task_id, "started_at": STARTED, "outcome": "dnc_requested"},
+        )
         assert get(tokens["crm_a"], "dnc/3055550160/").json()["internal"] is True
 
 
 class TestDnc:
     def test_an_opt_out_cancels_pending_calls_at_once(self, tokens: dict[str, str]) -> None:
-        task_id = int(post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0170"}).json()["task"]["id"])
-        created = post(tokens["crm_b"], "dnc/", {"number": "(305) 555-0170", "source": "sms", "note": "STOP"})
+        task_id = int(
+            post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0170"}).json()["task"]["id"]
+        )
+        created = post(
+            tokens["crm_b"], "dnc/", {"number": "(305) 555-0170", "source": "sms", "note": "STOP"}
+        )
         assert created.status_code == 201, created.json()
-        assert created.json() == {"number": "+13055550170", "internal": True, "national": False, "states": []}
+        assert created.json() == {
+            "number": "+13055550170",
+            "internal": True,
+            "national": False,
+            "states": [],
+        }
         assert CallTask.objects.get(pk=task_id).status == "cancelled"
 
     def test_lookup_in_any_format(self, tokens: dict[str, str]) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.env import (
     env_bool,
@@ -26,8 +31,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEY")
 for _key in FIELD_ENCRYPTION_KEYS:
     if len(_key) < 32:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             "Environment variable FIELD_ENCRYPTION_KEY: each key must be at least 32 characters"
         )
@@ -54,6 +57,7 @@ INSTALLED_APPS = [
     "campaigns",
     "consent",
     "dialer",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +92,29 @@ DATABASES = {"default": env_database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The marketing alias: the same database, as a role that may read only the
+# marketing view (created by reports' migration or `manage.py marketing_role`).
+# reports.routers sends the marketing models there; nothing else uses it.
+MARKETING_DB_USER = env_str("MARKETING_DB_USER", "marketing")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", MARKETING_DB_USER):
+    raise ImproperlyConfigured(
+        "Environment variable MARKETING_DB_USER: must be a lower-case PostgreSQL role name"
+    )
+# Default: derived from SECRET_KEY (stable across processes, never stored).
+MARKETING_DB_PASSWORD = env_secret(
+    "MARKETING_DB_PASSWORD",
+    hmac.new(SECRET_KEY.encode(), b"marketing-db-password", hashlib.sha256).hexdigest(),
+)
+DATABASES["marketing"] = {
+    **DATABASES["default"],
+    "USER": MARKETING_DB_USER,
+    "PASSWORD": MARKETING_DB_PASSWORD,
+    # Tests: the same test database, reached as the marketing role (a mirror is
+    # neither created nor flushed by the test runner).
+    "TEST": {"MIRROR": "default"},
+}
+DATABASE_ROUTERS = ["reports.routers.MarketingRouter"]
 
 REDIS_URL = env_redis("REDIS_URL")
 CACHES = {
@@ -154,11 +181,40 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# No phone number in a log line (common.logging): every handler redacts the path
+# segment after /dnc/ and phone-shaped numbers, and configuring the filter cleans
+# every record of the process at creation (gunicorn's access log included).
+# Django's own loggers are routed to these handlers so none keeps an unfiltered one.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_phi": {"()": "common.logging.RedactPhi"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_phi"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_phi"],
+        },
+    },
+    "loggers": {
+        # Replaces Django's defaults (console in DEBUG, mail_admins): records
+        # go to the root's filtered handler; an error mail would carry the request.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
 }
 

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine())
 
     from dialer.decision import decide_many
-    from dialer.selectors import due_tasks, task_facts_many
+    from dialer.selectors import due_task_rows, task_facts_many
 
     creation = connection.creation
     test_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         loads, decides, totals = [], [], []
         for _ in range(repeats):
             started = timer.perf_counter()
-            tasks = list(due_tasks(queue_id=queue_id, now=AT, limit=n))
+            tasks = due_task_rows(queue_id=queue_id, now=AT, limit=n)
             facts = task_facts_many(tasks, at=AT)
             loaded = timer.perf_counter()
             decisions = decide_many(facts, AT)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models.expressions import RawSQL
 from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
 
@@ -103,7 +104,8 @@ def _consent_rows(contact_ids: Iterable[int | None]) -> list[_Row]:
     if not ids:
         return []
     return list(
-        Consent.objects.filter(contact_id__in=ids)
+        # One array parameter: an IN list of 100,000 parameters costs more than the query.
+        Consent.objects.filter(contact_id__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
         .annotate(
             recipient_ids=ArrayAgg(
                 "recipient_programs__id",

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record_many
+from campaigns.models import Queue
 from dialer.decision.engine import decide_many
-from dialer.models import CallTask
-from dialer.refusals import apply_refusal
-from dialer.selectors import due_tasks, task_facts_many
+from dialer.models import TaskStatus
+from dialer.refusals import refusal_event, refusal_of
+from dialer.selectors import due_task_rows, task_facts_many
 
 BATCH = 5000
-# An allowed task waits this long for its dispatch before the planner looks again.
+# An allowed task waits this long for its dispatch before the planner looks again:
+# if its dispatch message is lost (a worker died holding it), the next tick re-plans it.
 DISPATCH_LEASE = timedelta(minutes=2)
 
 
@@ -26,6 +30,7 @@ class PlanResult:
     postponed: int = 0
     ended: int = 0
     more: bool = False
+    skipped: bool = False  # the queue or its program is paused or inactive
 
 
 def plan_queue(
@@ -38,46 +43,99 @@ def plan_queue(
 ) -> PlanResult:
     """Plan up to `max_batches` batches of due tasks; `more` says whether some are left.
 
-    Each batch is one transaction:
-    1. lock due pending tasks (SKIP LOCKED: dispatch may hold some);
+    0. A queue that is switched off, paused (for its abandonment rate or any
+       other reason) or whose program is inactive is left alone: its tasks stay
+       due, and are planned when it is resumed.
+    Then each batch is one transaction:
+    1. lock due pending tasks (SKIP LOCKED: dispatch or another planner may hold some);
     2. load their facts in a few queries and decide them all;
     3. allowed: lease them (next_attempt_at + DISPATCH_LEASE) and, on commit, enqueue;
-       blocked: move to next_allowed_at, or end with the reason (audited).
+       blocked: move to next_allowed_at, or end with the reason (audited);
+    4. write every row back in one statement (`_write_back`).
     """
     now = now or timezone.now()
     result = PlanResult()
+    if not Queue.objects.filter(
+        pk=queue_id, active=True, paused_reason="", program__active=True
+    ).exists():
+        result.skipped = True
+        return result
     for _ in range(max_batches):
         with transaction.atomic():
-            tasks = list(
-                due_tasks(queue_id=queue_id, now=now, limit=batch).select_for_update(
-                    skip_locked=True, of=("self",)
-                )
-            )
-            if not tasks:
+            rows = due_task_rows(queue_id=queue_id, now=now, limit=batch, lock=True)
+            if not rows:
                 return result
-            decisions = decide_many(task_facts_many(tasks, at=now), now)
+            decisions = decide_many(task_facts_many(rows, at=now), now)
             allowed: list[int] = []
+            writes: list[_Write] = []
             ended_events = []
-            for task, decision in zip(tasks, decisions, strict=True):
+            for row, decision in zip(rows, decisions, strict=True):
                 if decision.allowed:
-                    task.last_decision = decision.to_dict()
-                    task.next_attempt_at = now + DISPATCH_LEASE
-                    allowed.append(task.pk)
+                    writes.append(
+                        (row.pk, TaskStatus.PENDING, now + DISPATCH_LEASE, decision.to_dict(), "")
+                    )
+                    allowed.append(row.pk)
                     continue
-                event = apply_refusal(task, decision, now=now)
-                if event is None:
-                    result.postponed += 1
+                refusal = refusal_of(decision, now=now)
+                writes.append(
+                    (
+                        row.pk,
+                        refusal.status,
+                        refusal.next_attempt_at,
+                        decision.to_dict(),
+                        refusal.closed_reason,
+                    )
+                )
+                if refusal.ended:
+                    ended_events.append(
+                        refusal_event(task_id=row.pk, program_id=row.program_id, decision=decision)
+                    )
                 else:
-                    ended_events.append(event)
-            CallTask.objects.bulk_update(
-                tasks, ["status", "next_attempt_at", "last_decision", "closed_reason"], batch_size=2000
-            )
+                    result.postponed += 1
+            _write_back(writes, now=now)
             audit_record_many(ended_events)
             result.ended += len(ended_events)
             result.allowed.extend(allowed)
             if allowed:
                 transaction.on_commit(lambda ids=allowed: enqueue(ids))  # type: ignore[misc]
-        if len(tasks) < batch:
+        if len(rows) < batch:
             return result
     result.more = True
     return result
+
+
+# (task id, status, next_attempt_at or None to keep it, last decision, closed reason)
+_Write = tuple[int, str, datetime | None, dict[str, Any], str]
+
+_WRITE_BACK = """
+UPDATE dialer_calltask AS t
+   SET status = v.status,
+       next_attempt_at = coalesce(v.next_attempt_at, t.next_attempt_at),
+       last_decision = v.last_decision::jsonb,
+       closed_reason = v.closed_reason,
+       updated_at = %s
+  FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::text[], %s::varchar[])
+       AS v(id, status, next_attempt_at, last_decision, closed_reason)
+ WHERE t.id = v.id
+"""
+
+
+def _write_back(writes: Sequence[_Write], *, now: datetime) -> None:
+    """Save the planner's fields of every task in one UPDATE ... FROM unnest(arrays).
+
+    Django's bulk_update builds a CASE per field and row, which costs seconds
+    for 100,000 rows; five arrays bound as parameters cost one round trip.
+    """
+    ids, statuses, next_ats, decisions, reasons = (list(c) for c in zip(*writes, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WRITE_BACK,
+            [
+                now,
+                ids,
+                [str(s) for s in statuses],
+                next_ats,
+                [json.dumps(d) for d in decisions],
+                reasons,
+            ],
+        )

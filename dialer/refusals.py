@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,32 +14,52 @@ TRANSIENT_CODES = frozenset({"registry_stale", "queue_inactive", "abandon_rate_e
 RECHECK_AFTER = timedelta(minutes=15)
 
 
-def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[str, Any] | None:
-    """Move `task` to its next allowed time, or end it. Returns an audit event if it ended.
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: str
+    next_attempt_at: datetime | None  # None: unchanged (the task ended)
+    closed_reason: str  # "" while the task waits
 
-    The caller saves the task (alone, or in a bulk_update).
-    """
-    codes = {reason.code for reason in decision.reasons}
-    task.last_decision = decision.to_dict()
+    @property
+    def ended(self) -> bool:
+        return self.status != TaskStatus.PENDING
+
+
+def refusal_of(decision: Decision, *, now: datetime) -> Refusal:
+    """1. a later time helps: wait until then; 2. only operator-liftable blocks: look again in
+    15 minutes; 3. otherwise end the task (exhausted for max attempts alone, else cancelled)."""
     if decision.next_allowed_at is not None:
-        task.status = TaskStatus.PENDING
-        task.next_attempt_at = decision.next_allowed_at
-        return None
+        return Refusal(TaskStatus.PENDING, decision.next_allowed_at, "")
+    codes = {reason.code for reason in decision.reasons}
     if codes <= TRANSIENT_CODES:
-        task.status = TaskStatus.PENDING
-        task.next_attempt_at = now + RECHECK_AFTER
-        return None
-    task.status = (
-        TaskStatus.EXHAUSTED if codes == {"max_attempts_reached"} else TaskStatus.CANCELLED
-    )
+        return Refusal(TaskStatus.PENDING, now + RECHECK_AFTER, "")
     final = sorted(codes - TRANSIENT_CODES)
-    task.closed_reason = final[0]
+    status = TaskStatus.EXHAUSTED if final == ["max_attempts_reached"] else TaskStatus.CANCELLED
+    return Refusal(status, None, final[0])
+
+
+def refusal_event(*, task_id: int, program_id: int, decision: Decision) -> dict[str, Any]:
+    """The audit event of a task ended by a refusal (for audit_record_many)."""
+    codes = sorted({reason.code for reason in decision.reasons} - TRANSIENT_CODES)
     return {
         "actor": "system:decision",
         "action": "task.refused",
         "object_type": "call_task",
-        "object_id": task.pk,
-        "program_id": task.contact.program_id,  # the same program as the queue, already loaded
-        "reason": ",".join(final),
-        "data": {"decision": task.last_decision},
+        "object_id": task_id,
+        "program_id": program_id,
+        "reason": ",".join(codes),
+        "data": {"decision": decision.to_dict()},
     }
+
+
+def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[str, Any] | None:
+    """Set the refusal on a task instance (the caller saves it); the audit event if it ended."""
+    refusal = refusal_of(decision, now=now)
+    task.last_decision = decision.to_dict()
+    task.status = refusal.status
+    if refusal.next_attempt_at is not None:
+        task.next_attempt_at = refusal.next_attempt_at
+    if not refusal.ended:
+        return None
+    task.closed_reason = refusal.closed_reason
+    return refusal_event(task_id=task.pk, program_id=task.queue.program_id, decision=decision)

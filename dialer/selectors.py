@@ -1,6 +1,7 @@
 """Reading the facts the decision needs, in bulk: a few queries for any number of tasks.
 
-1. tasks with their contact, phone, queue and program (one query, joined);
+1. task rows with their contact and phone (one query, joined, values only), and
+   each queue and program once;
 2. DNC status and registry as-of dates for every number (dnc selectors, set-based);
 3. consents of every contact (consent selector, one query);
 4. recent attempts to every contact (one query);
@@ -12,11 +13,12 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
-
-from campaigns.models import Contact, Program, Queue
+from campaigns.models import Program, Queue
 from common.phones import try_e164
 from consent.selectors import consent_facts_for
 from dialer.decision.facts import (
@@ -29,7 +31,7 @@ from dialer.decision.facts import (
     RegistryFacts,
     TaskFacts,
 )
-from dialer.models import CallAttempt, CallTask
+from dialer.models import CallTask
 from dnc.selectors import dnc_status_many, registry_as_of_many
 
 ABANDONMENT_PAUSE = "abandon_rate_exceeded"
@@ -62,66 +64,105 @@ def queue_facts(queue: Queue) -> QueueFacts:
     )
 
 
-def contact_facts(contact: Contact) -> ContactFacts:
-    return ContactFacts(
-        state=contact.state or None,
-        postal_code=contact.postal_code or None,
-        patient_status=contact.patient_status,
-    )
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """What the decision reads of one task, without model instances (cheap in bulk)."""
+
+    pk: int
+    queue_id: int
+    contact_id: int
+    program_id: int
+    state: str
+    postal_code: str
+    patient_status: str
+    number: str | None  # decrypted E.164
+    line_type: str
+    provided_by_patient: bool
+    attempts: int
+    last_attempt_at: datetime | None
+    requested_at: datetime | None
+    appointment_at: datetime | None
+
+    @classmethod
+    def of(cls, task: CallTask) -> TaskRow:
+        """From a task instance with its contact and phone (saved or not)."""
+        contact, phone = task.contact, task.phone
+        return cls(
+            pk=task.pk,
+            queue_id=task.queue_id,
+            contact_id=contact.pk,
+            program_id=contact.program_id,
+            state=contact.state,
+            postal_code=contact.postal_code,
+            patient_status=contact.patient_status,
+            number=phone.number,
+            line_type=phone.line_type,
+            provided_by_patient=phone.provided_by_patient,
+            attempts=task.attempts,
+            last_attempt_at=task.last_attempt_at,
+            requested_at=task.requested_at,
+            appointment_at=task.appointment_at,
+        )
 
 
-def due_tasks(*, queue_id: int, now: datetime, limit: int) -> QuerySet[CallTask]:
-    """Pending tasks of one queue whose time has come, oldest first (index task_due_per_queue).
-
-    Only the columns the decision and the planner use are loaded; the queue and
-    its program are the same for every row, so task_facts_many reads them once.
-    """
-    return (
-        CallTask.objects.filter(queue_id=queue_id, status="pending", next_attempt_at__lte=now)
-        .select_related("contact", "phone")
-        .only(*TASK_FACT_FIELDS)
-        .order_by("next_attempt_at")[:limit]
-    )
-
-
-TASK_FACT_FIELDS = (
+_ROW_COLUMNS = (
     "id",
     "queue_id",
-    "number_hash",
-    "status",
-    "next_attempt_at",
-    "attempts",
-    "last_attempt_at",
-    "requested_at",
-    "appointment_at",
-    "closed_reason",
-    "last_decision",
-    "contact__id",
+    "contact_id",
     "contact__program_id",
     "contact__state",
     "contact__postal_code",
     "contact__patient_status",
-    "phone__id",
     "phone__number",
     "phone__line_type",
     "phone__provided_by_patient",
+    "attempts",
+    "last_attempt_at",
+    "requested_at",
+    "appointment_at",
 )
+
+
+def due_task_rows(
+    *, queue_id: int, now: datetime, limit: int, lock: bool = False
+) -> list[TaskRow]:
+    """Pending tasks of one queue whose time has come, oldest first (index task_due_per_queue).
+
+    With `lock`, the task rows are locked FOR UPDATE SKIP LOCKED (a row that a
+    dispatch holds is left for the next tick). Values, not models: at 100,000
+    rows, model instances would cost more than the whole decision.
+    """
+    qs = CallTask.objects.filter(
+        queue_id=queue_id, status="pending", next_attempt_at__lte=now
+    ).order_by("next_attempt_at")
+    if lock:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    # The encrypted number comes back decrypted: values_list applies the field's converter.
+    return [TaskRow(*values) for values in qs.values_list(*_ROW_COLUMNS)[:limit]]
+
+
+_RECENT_ATTEMPTS_SQL = """
+SELECT t.contact_id, a.started_at, q.purpose, q.program_id
+  FROM dialer_callattempt a
+  JOIN dialer_calltask t ON t.id = a.task_id
+  JOIN campaigns_queue q ON q.id = t.queue_id
+ WHERE t.contact_id = ANY(%s) AND a.started_at >= %s AND a.outcome <> 'withdrawn'
+ ORDER BY a.started_at DESC
+"""
 
 
 def recent_attempts_for(
     *, contact_ids: Iterable[int], at: datetime
 ) -> dict[int, tuple[AttemptFact, ...]]:
+    """Attempts to these people in the last 8 days, newest first (one query, one array
+    parameter: an IN list of 100,000 parameters costs more than the query)."""
     found: dict[int, list[AttemptFact]] = defaultdict(list)
-    rows = (
-        CallAttempt.objects.filter(
-            task__contact_id__in=list(set(contact_ids)), started_at__gte=at - RECENT_ATTEMPTS
-        )
-        .exclude(outcome="withdrawn")
-        .order_by("-started_at")
-        .values_list("task__contact_id", "started_at", "task__queue__purpose", "task__queue__program_id")
-    )
-    for contact_id, started_at, purpose, program_id in rows:
-        found[contact_id].append(AttemptFact(at=started_at, purpose=purpose, program_id=program_id))
+    with connection.cursor() as cursor:
+        cursor.execute(_RECENT_ATTEMPTS_SQL, [list(set(contact_ids)), at - RECENT_ATTEMPTS])
+        for contact_id, started_at, purpose, program_id in cursor.fetchall():
+            found[contact_id].append(
+                AttemptFact(at=started_at, purpose=purpose, program_id=program_id)
+            )
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -135,56 +176,77 @@ def _stored_e164(number: str | None) -> str | None:
     return try_e164(number) if number else None
 
 
-def task_facts_many(tasks: Sequence[CallTask], *, at: datetime) -> list[TaskFacts]:
-    """Facts for tasks loaded with select_related("contact", "phone", "queue__program")."""
-    numbers = [_stored_e164(task.phone.number) for task in tasks]
+def task_facts_many(
+    tasks: Sequence[CallTask] | Sequence[TaskRow], *, at: datetime
+) -> list[TaskFacts]:
+    """Facts for task rows, or task instances with their contact and phone loaded."""
+    rows = [t if isinstance(t, TaskRow) else TaskRow.of(t) for t in tasks]
+    numbers = [_stored_e164(row.number) for row in rows]
     valid = [n for n in numbers if n is not None]
     dnc = dnc_status_many(numbers=valid)
     registry = registry_as_of_many(numbers=valid)
-    contact_ids = {task.contact_id for task in tasks}
+    contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
     consents = consent_facts_for(contact_ids=contact_ids, numbers=valid)
     attempts = recent_attempts_for(contact_ids=contact_ids, at=at)
     # One read of each queue and program, whether or not the tasks carry them.
     queue_rows = {
         q.pk: q
         for q in Queue.objects.select_related("program").filter(
-            pk__in={task.queue_id for task in tasks}
+            pk__in={row.queue_id for row in rows}
         )
     }
     queues = {pk: queue_facts(q) for pk, q in queue_rows.items()}
     programs = {q.program_id: program_facts(q.program) for q in queue_rows.values()}
+    # Most rows share their DNC, registry and contact facts: build each distinct one once.
+    dnc_facts: dict[object, DncFacts] = {}
+    registry_facts: dict[object, RegistryFacts] = {}
+    contact_facts: dict[tuple[str, str, str], ContactFacts] = {}
     out: list[TaskFacts] = []
-    for task, e164 in zip(tasks, numbers, strict=True):
-        queue = queue_rows[task.queue_id]
+    for row, e164 in zip(rows, numbers, strict=True):
+        queue = queue_rows[row.queue_id]
         status = dnc.get(e164) if e164 else None
+        dnc_key = (status.internal, status.national, tuple(sorted(status.states))) if status else None
+        if dnc_key not in dnc_facts:
+            # Unknown DNC status fails closed: treated as listed.
+            dnc_facts[dnc_key] = DncFacts(
+                internal=status.internal if status else True,
+                national=status.national if status else True,
+                states=frozenset(status.states) if status else frozenset(),
+            )
         as_of = registry.get(e164) if e164 else None
+        registry_key = (as_of.national, tuple(sorted(as_of.states.items()))) if as_of else None
+        if registry_key not in registry_facts:
+            registry_facts[registry_key] = RegistryFacts(
+                national_as_of=as_of.national if as_of else None,
+                state_as_of=dict(as_of.states) if as_of else {},
+            )
+        contact_key = (row.state, row.postal_code, row.patient_status)
+        contact = contact_facts.get(contact_key)
+        if contact is None:
+            contact = contact_facts[contact_key] = ContactFacts(
+                state=row.state or None,
+                postal_code=row.postal_code or None,
+                patient_status=row.patient_status,
+            )
         out.append(
             TaskFacts(
-                task_id=task.pk,
+                task_id=row.pk,
                 program=programs[queue.program_id],
                 queue=queues[queue.pk],
-                contact=contact_facts(task.contact),
+                contact=contact,
                 number=NumberFacts(
                     e164=e164,
-                    line_type=task.phone.line_type,
-                    provided_by_patient=task.phone.provided_by_patient,
+                    line_type=row.line_type,
+                    provided_by_patient=row.provided_by_patient,
                 ),
-                # Unknown DNC status fails closed: treated as listed.
-                dnc=DncFacts(
-                    internal=status.internal if status else True,
-                    national=status.national if status else True,
-                    states=frozenset(status.states) if status else frozenset(),
-                ),
-                registry=RegistryFacts(
-                    national_as_of=as_of.national if as_of else None,
-                    state_as_of=dict(as_of.states) if as_of else {},
-                ),
-                consents=consents.get((task.contact_id, e164), ()),
-                recent_attempts=attempts.get(task.contact_id, ()),
-                attempts_made=task.attempts,
-                last_attempt_at=task.last_attempt_at,
-                callback_requested_at=task.requested_at if queue.purpose == "callback" else None,
-                appointment_at=task.appointment_at,
+                dnc=dnc_facts[dnc_key],
+                registry=registry_facts[registry_key],
+                consents=consents.get((row.contact_id, e164), ()),
+                recent_attempts=attempts.get(row.contact_id, ()),
+                attempts_made=row.attempts,
+                last_attempt_at=row.last_attempt_at,
+                callback_requested_at=row.requested_at if queue.purpose == "callback" else None,
+                appointment_at=row.appointment_at,
             )
         )
     return out

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from audit.actors import actor_for_user
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from campaigns.forms import PhoneNumberForm, ProgramForm, QueueForm
 from campaigns.models import Contact, PhoneNumber, Program, Queue, Script
 from campaigns.services import script_publish
@@ -124,6 +124,52 @@ class ContactAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Contact | None = None,
+    ) -> HttpResponse:
+        # Every display of a contact's names, numbers and CRM id is recorded: who, when, which.
+        if obj is not None and obj.pk is not None:
+            audit_record(
+                actor=actor_for_user(request.user),  # type: ignore[arg-type]
+                action="contact.identifiers_viewed",
+                object_type="contact",
+                object_id=obj.pk,
+                program_id=obj.program_id,
+                data={"phones": sorted(obj.phones.values_list("pk", flat=True))},
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", None) or {}
+        listed = changelist.get("cl")
+        if listed is not None:
+            # The list shows CRM ids: record which contacts were on the page, per program.
+            per_program: dict[int, list[int]] = {}
+            for contact in listed.result_list:
+                per_program.setdefault(contact.program_id, []).append(contact.pk)
+            audit_record_many(
+                [
+                    {
+                        "actor": actor_for_user(request.user),  # type: ignore[arg-type]
+                        "action": "contact.list_viewed",
+                        "object_type": "contact",
+                        "program_id": program_id,
+                        "data": {"contacts": ids},
+                    }
+                    for program_id, ids in sorted(per_program.items())
+                ]
+            )
+        return response
+
     def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
         with transaction.atomic():
             super().save_model(request, obj, form, change)
@@ -148,6 +194,27 @@ class PhoneNumberAdmin(ProgramScopedAdmin):
     @admin.display(description="Number")
     def masked(self, obj: PhoneNumber) -> str:
         return mask(obj.number)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: PhoneNumber | None = None,
+    ) -> HttpResponse:
+        # The page shows the whole number: recorded like a contact's page.
+        if obj is not None and obj.pk is not None:
+            audit_record(
+                actor=actor_for_user(request.user),  # type: ignore[arg-type]
+                action="phone.identifiers_viewed",
+                object_type="phone_number",
+                object_id=obj.pk,
+                program_id=obj.contact.program_id,
+                data={"contact": obj.contact_id},
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -179,6 +179,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dialer.api.schema.add_error_responses",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "UsStateEnum": "dialer.api.common.US_STATE_CODES",
+        "ConsentStateEnum": "dialer.api.consents.CONSENT_STATES",
+        "RevocationChannelEnum": "consent.models.RevocationChannel",
+    },
 }
 
 # No phone number in a log line (common.logging): every handler redacts the path

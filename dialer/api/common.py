@@ -8,7 +8,7 @@ import us
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers, throttling
+from rest_framework import exceptions, pagination, serializers, throttling
 from rest_framework.request import Request
 
 from campaigns.models import WEEKDAYS
@@ -135,3 +135,39 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         if isinstance(user, ApiPrincipal):
             return f"throttle_client_{user.client.pk}"
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class Pagination(pagination.LimitOffsetPagination):
+    """`limit` (1-500, default 50) and `offset`; a malformed value is bad input, not ignored."""
+
+    default_limit = 50
+    max_limit = 500
+
+    def get_limit(self, request: Request) -> int | None:
+        return self._strict(request, self.limit_query_param, 1, self.max_limit, self.default_limit)
+
+    def get_offset(self, request: Request) -> int:
+        return self._strict(request, self.offset_query_param, 0, None, 0)
+
+    @staticmethod
+    def _strict(request: Request, name: str, lowest: int, highest: int | None, default: int) -> int:
+        values = request.query_params.getlist(name)
+        if not values:
+            return default
+        text = values[-1]
+        if len(values) > 1 or not text.isascii() or not text.isdigit():
+            raise exceptions.ValidationError({name: ["Give one whole number."]})
+        value = int(text)
+        if value < lowest or (highest is not None and value > highest):
+            bound = f"{lowest} to {highest}" if highest is not None else f"{lowest} or more"
+            raise exceptions.ValidationError({name: [f"Use {bound}."]})
+        return value
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        params = super().get_schema_operation_parameters(view)
+        for param in params:
+            if param["name"] == self.limit_query_param:
+                param["schema"].update({"minimum": 1, "maximum": self.max_limit})
+            elif param["name"] == self.offset_query_param:
+                param["schema"].update({"minimum": 0})
+        return params

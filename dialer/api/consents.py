@@ -25,11 +25,15 @@ from campaigns.models import Contact
 from consent.models import Consent, ConsentKind, ConsentMethod, RevocationChannel
 from consent.selectors import consent_state
 from dialer.api.auth import IsApiClient, principal
-from dialer.api.common import AwareDateTimeField, IdField, PhoneField
+from dialer.api.common import AwareDateTimeField, IdField, Pagination, PhoneField
 from dialer.api.errors import ApiError
+from dialer.api.filtering import StrictFilterSet
 from dialer.crm import consent_record
 from dialer.models import CallAttempt
 from dialer.revocation import consent_revoke_and_cancel
+
+# consent.selectors.consent_state
+CONSENT_STATES = ["active", "revoked", "expired", "not_yet"]
 
 
 def _strings(max_length: int, *, max_items: int = 50) -> serializers.ListField:
@@ -122,15 +126,13 @@ class ConsentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         programs = sorted(p.slug for p in consent.recipient_programs.all())
         return [*programs, *consent.outside_recipient_list]
 
-    @extend_schema_field(
-        serializers.ChoiceField(choices=["active", "revoked", "expired", "not_yet"])
-    )
+    @extend_schema_field(serializers.ChoiceField(choices=CONSENT_STATES))
     def get_state(self, consent: Consent) -> str:
         return consent_state(consent, timezone.now())
 
 
-class ConsentFilter(filters.FilterSet):
-    contact = filters.NumberFilter(field_name="contact_id", min_value=1, max_value=2**63 - 1)
+class ConsentFilter(StrictFilterSet):
+    contact = filters.NumberFilter(field_name="contact_id")
 
     class Meta:
         model = Consent
@@ -151,6 +153,7 @@ def _consent_or_404(request: Request, pk: int) -> Consent:
 
 
 class ConsentList(generics.GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = Pagination
     permission_classes = [IsApiClient]
     serializer_class = ConsentOutput
     filterset_class = ConsentFilter

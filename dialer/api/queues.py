@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -14,8 +13,9 @@ from rest_framework.response import Response
 from campaigns.models import Purpose, Queue
 from campaigns.services import queue_create, queue_update
 from dialer.api.auth import IsApiClient, IsManager, principal
-from dialer.api.common import HourMinuteField, WeekdaysField
+from dialer.api.common import HourMinuteField, Pagination, WeekdaysField
 from dialer.api.errors import ApiError
+from dialer.api.filtering import StrictFilterSet
 
 
 class QueueOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -75,7 +75,7 @@ class QueuePatch(QueueInput):
         super().__init__(*args, partial=True, **kwargs)
 
 
-class QueueFilter(filters.FilterSet):
+class QueueFilter(StrictFilterSet):
     class Meta:
         model = Queue
         fields = ["purpose", "active"]
@@ -86,6 +86,7 @@ def _queues(request: Request) -> Any:
 
 
 class QueueList(generics.GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = Pagination
     permission_classes = [IsApiClient]
     filterset_class = QueueFilter
     serializer_class = QueueOutput

@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dialer.api.auth import IsApiClient, principal
-from dialer.api.common import DecisionSerializer
+from dialer.api.common import DecisionSerializer, Pagination
+from dialer.api.filtering import StrictFilterSet
 from dialer.models import CallAttempt, CallTask
 
 
@@ -60,7 +61,7 @@ class TaskOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         return data
 
 
-class TaskFilter(filters.FilterSet):
+class TaskFilter(StrictFilterSet):
     queue = filters.CharFilter(field_name="queue__slug")
 
     class Meta:
@@ -77,6 +78,7 @@ def _tasks(request: Request) -> Any:
 
 
 class TaskList(generics.GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = Pagination
     permission_classes = [IsApiClient]
     serializer_class = TaskOutput
     filterset_class = TaskFilter

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from dialer.api import attempts, callbacks, consents, contacts, dnc, eligibility, queues, tasks
+from dialer.api import (
+    attempts,
+    callbacks,
+    consents,
+    contacts,
+    dnc,
+    eligibility,
+    fallback,
+    queues,
+    tasks,
+)
 
 app_name = "api"
 
@@ -22,4 +32,6 @@ urlpatterns = [
     path("tasks/", tasks.TaskList.as_view(), name="tasks"),
     path("tasks/<int:pk>/", tasks.TaskDetail.as_view(), name="task"),
     path("attempts/", attempts.AttemptCreate.as_view(), name="attempts"),
+    # Last: whatever else is asked under /api/v1/ answers 404 in the error shape.
+    re_path(r"^", fallback.NoSuchEndpoint.as_view(), name="no-such-endpoint"),
 ]

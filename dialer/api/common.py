@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, pagination, serializers, throttling
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from campaigns.models import WEEKDAYS
 from common.phones import InvalidPhoneNumber, to_e164
@@ -129,6 +130,10 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
     """Per API client, whatever address it calls from."""
 
     scope = "client"
+
+    def get_rate(self) -> str | None:
+        # Read at each request (not frozen at import), so a settings change applies.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         user = request.user

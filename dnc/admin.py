@@ -265,16 +265,16 @@ class InternalDncEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 def scrub_response(request: HttpRequest, content: bytes) -> HttpResponse:
-    """The uploaded lines, in order, each with its verdict; nothing that was not uploaded."""
-    rows: list[tuple[str, int | None]] = []
-    for line in content.decode("utf-8", errors="replace").splitlines():
+    """The uploaded numbers, in order, each with its verdict; nothing that was not uploaded."""
+    rows: list[tuple[int, int | None]] = []
+    for line_number, line in enumerate(content.decode("utf-8", errors="replace").splitlines(), 1):
         text = line.strip().lstrip("\ufeff")
         if not text or not any(char.isdigit() for char in text):
             continue  # blank or a header
         key = key_from_text(text)
         if key is None:
             key = next((k for f in text.split(",") if (k := key_from_text(f)) is not None), None)
-        rows.append((text, key))
+        rows.append((line_number, key))
     numbers = [e164_from_key(key) for _, key in rows if key is not None]
     statuses = dnc_status_many(numbers=numbers)
     as_of = registry_as_of_many(numbers=numbers)
@@ -283,9 +283,9 @@ def scrub_response(request: HttpRequest, content: bytes) -> HttpResponse:
     writer = csv.writer(out)
     writer.writerow(["number", "internal", "national", "states", "note"])
     listed = 0
-    for text, key in rows:
-        if key is None:
-            writer.writerow([text, "", "", "", "not a valid US number"])
+    for line_number, key in rows:
+        if key is None:  # named by its line, not echoed: it may hold anything
+            writer.writerow(["", "", "", "", f"line {line_number}: not a valid US number"])
             continue
         e164 = e164_from_key(key)
         status = statuses[e164]

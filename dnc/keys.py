@@ -84,3 +84,62 @@ def keys_from_numbers(numbers: Sequence[str]) -> tuple[Keys, Mask]:
             keys[index] = key
             valid[index] = True
     return keys, valid
+
+
+class KeySet:
+    """Exact membership of many keys in a smaller set, at numpy speed.
+
+    An open-addressing hash table of int64 keys (0 marks an empty slot; keys
+    are never 0), at most a quarter full, so a lookup is a multiply, a shift
+    and a gather per probe, and probes are few and bounded.
+    """
+
+    _MIX = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15 as a signed 64-bit integer
+
+    def __init__(self, members: Keys) -> None:
+        members = np.unique(np.asarray(members, np.int64))
+        members = members[members != 0]
+        bits = max(10, int(len(members) * 4 - 1).bit_length())
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        table = np.zeros(1 << bits, np.int64)
+        home = self._home(members)
+        waiting = np.arange(len(members))
+        probes = 0
+        while waiting.size:
+            slots = (home[waiting] + probes) & self._mask
+            free = np.flatnonzero(table[slots] == 0)
+            # Of several members that want the same free slot, the first takes it.
+            _, first = np.unique(slots[free], return_index=True)
+            placed = free[first]
+            table[slots[placed]] = members[waiting[placed]]
+            keep = np.ones(len(waiting), np.bool_)
+            keep[placed] = False
+            waiting = waiting[keep]
+            probes += 1
+        self._table = table
+        self._probes = probes
+        self.size = len(members)
+
+    def _home(self, keys: Keys) -> npt.NDArray[np.int64]:
+        with np.errstate(over="ignore"):
+            mixed = keys * self._MIX  # wraps around: a multiplicative hash
+        return (mixed.view(np.uint64) >> self._shift).view(np.int64)
+
+    def contains(self, keys: Keys) -> Mask:
+        """Which keys are members; a probe sequence ends at the first empty slot."""
+        keys = np.asarray(keys, np.int64)
+        if self.size == 0 or len(keys) == 0:
+            return np.zeros(len(keys), np.bool_)
+        home = self._home(keys)
+        slot = self._table[home]
+        found = slot == keys
+        pending = np.flatnonzero((slot != 0) & ~found)
+        for probe in range(1, self._probes):
+            if pending.size == 0:
+                break
+            slot = self._table[(home[pending] + probe) & self._mask]
+            hit = slot == keys[pending]
+            found[pending[hit]] = True
+            pending = pending[(slot != 0) & ~hit]
+        return found

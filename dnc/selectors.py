@@ -20,11 +20,11 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
 from common.crypto import keyed_hash
 from dnc.index import index_cached, index_for
-from dnc.keys import AREA_SPAN, Keys, Mask, key_from_e164, keys_from_numbers
+from dnc.keys import AREA_SPAN, Keys, KeySet, Mask, key_from_e164, keys_from_numbers
 from dnc.models import ALL_AREA_CODES, InternalDncEntry
 
 NATIONAL = "national"
@@ -115,7 +115,7 @@ def dnc_scrub_keys(*, keys: Keys, engine: str = "auto") -> Scrub:
     "postgres" or "index" (None is returned nowhere: "index" raises when absent).
     """
     keys = np.asarray(keys, np.int64)
-    internal = np.isin(keys, _internal_keys())
+    internal = _internal_set().contains(keys)
     generation = _generation()
     index = index_for(generation) if engine in ("auto", "index") else None
     if index is None and engine == "index":
@@ -186,19 +186,37 @@ SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
                AND EXISTS (SELECT 1 FROM dnc_registry_number n
                            WHERE n.load_id = c.load_id AND n.number = %s))
 """
+# Each candidate meets the copies covering it (its area code's, and whole-list copies)
+# by equi-joins, then one index probe per copy: LIMIT 1 in the LATERAL keeps the probe
+# a parameterised nested loop, pruned to one area table, whatever the planner thinks
+# of the registry's size (a merge join would sort all of it).
 _MANY = """
-SELECT q.i, c.source
-FROM unnest(%s::bigint[]) WITH ORDINALITY AS q(number, i)
-JOIN dnc_registrycoverage c ON c.area_code IN ((q.number / 10000000)::int, 0)
-JOIN dnc_registry_number n ON n.load_id = c.load_id AND n.number = q.number
+WITH q AS MATERIALIZED (
+    SELECT number, i, (number / 10000000)::int AS area
+    FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(number, i)
+), copies AS (
+    SELECT q.i, q.number, c.source, c.load_id
+    FROM q JOIN dnc_registrycoverage c ON c.area_code = q.area
+    UNION ALL
+    SELECT q.i, q.number, c.source, c.load_id
+    FROM q CROSS JOIN dnc_registrycoverage c WHERE c.area_code = 0
+)
+SELECT copies.i, copies.source FROM copies
+CROSS JOIN LATERAL (
+    SELECT 1 FROM dnc_registry_number n
+    WHERE n.load_id = copies.load_id AND n.number = copies.number LIMIT 1
+) AS hit
 """
 
 
 def _registry_postgres(keys: Keys) -> dict[str, Mask]:
     found: dict[str, Mask] = {}
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Compiling this plan costs more than running it (its estimates are large).
+        cursor.execute("SET LOCAL jit = off")
         for start in range(0, len(keys), PG_CHUNK):
-            cursor.execute(_MANY, [keys[start : start + PG_CHUNK].tolist()])
+            chunk = keys[start : start + PG_CHUNK].tolist()
+            cursor.execute(_MANY, ["{" + ",".join(map(str, chunk)) + "}"])
             for position, source in cursor.fetchall():
                 if source not in found:
                     found[source] = np.zeros(len(keys), np.bool_)
@@ -246,16 +264,16 @@ class _InternalCopy:
     seq: int
     ids: frozenset[int]  # every entry seen, active or not
     active: Mapping[int, int]  # entry id -> key
-    keys: Keys
+    keys: KeySet
 
 
-_EMPTY = _InternalCopy(seq=0, ids=frozenset(), active={}, keys=np.zeros(0, np.int64))
+_EMPTY = _InternalCopy(seq=0, ids=frozenset(), active={}, keys=KeySet(np.zeros(0, np.int64)))
 _internal_lock = threading.Lock()
 _internal: _InternalCopy = _EMPTY
 
 
-def _internal_keys() -> Keys:
-    """Sorted keys of the active internal entries, as this transaction sees them.
+def _internal_set() -> KeySet:
+    """The keys of the active internal entries, as this transaction sees them.
 
     1. Read the table's fingerprint (row count, highest seq).
     2. Start from this process's copy, or from nothing if the table lost rows
@@ -303,7 +321,7 @@ def _apply(base: _InternalCopy, rows: Sequence[tuple[Any, ...]]) -> _InternalCop
                 continue
         else:
             active.pop(entry_id, None)
-    keys = np.unique(np.fromiter(active.values(), np.int64, len(active)))
+    keys = KeySet(np.fromiter(active.values(), np.int64, len(active)))
     return _InternalCopy(
         seq=max(base.seq, rows[-1][3]),
         ids=base.ids | {row[0] for row in rows},

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import us
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -201,10 +202,9 @@ def _full(
     progress: Progress,
     after_block: AfterBlock | None,
 ) -> None:
-    table = storage.partition_create(cursor, load.pk)
-    per_area = np.zeros(1000, np.int64)
+    storage.load_table_create(cursor, load.pk)
     refusing = False
-    with storage.RowWriter(cursor, table, freeze=True) as writer:
+    with storage.AreaWriter(cursor, load.pk) as writer:
         for item in inputs:
             stats = FileStats(name=item.path.name)
             files.append(stats)
@@ -214,17 +214,16 @@ def _full(
                 refusing = refusing or (stats.bad > 0 and not skip_bad)
                 if not refusing:
                     writer.write(parsed.keys)
-                    per_area += np.bincount(parsed.keys // AREA_SPAN, minlength=1000)
                 progress.advance(nbytes=parsed.bytes_read, rows=len(parsed.keys))
                 if after_block is not None:
                     after_block(writer.rows)
     _refuse_bad(files, skip_bad)
     whole = load.source != NATIONAL
-    area_codes = [ALL_AREA_CODES] if whole else np.flatnonzero(per_area).tolist()
+    area_codes = [ALL_AREA_CODES] if whole else sorted(writer.tables)
     if not area_codes:
         raise RegistryRefused("The files hold no numbers: nothing to load.", files)
     progress.phase(f"{writer.rows:,} rows copied; indexing")
-    storage.partition_finish(cursor, load.pk)
+    storage.load_table_finish(cursor, load.pk, sorted(writer.tables))
     storage.coverage_replace(
         cursor,
         source=load.source,
@@ -317,7 +316,9 @@ def _clean_source(source: str) -> str:
     source = source.strip()
     if source.lower().startswith("state:"):
         source = "state:" + source[6:].upper()
-    if not SOURCE.fullmatch(source):
+    if not SOURCE.fullmatch(source) or (
+        source != NATIONAL and us.states.lookup(source[6:], field="abbr") is None
+    ):
         raise ValidationError({"source": "Use national or state:XX (e.g. state:FL)."})
     return source
 

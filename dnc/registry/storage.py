@@ -56,57 +56,124 @@ def current_generation(cursor: Any) -> int:
     return int(row[0]) if row else 0
 
 
-def partition_create(cursor: Any, load_id: int) -> str:
-    """A new, empty table for a load's rows; its CHECK lets ATTACH skip a validating scan."""
+def load_table_create(cursor: Any, load_id: int) -> str:
+    """A load's table, split by area code; its CHECK lets ATTACH skip a validating scan."""
     name = partition_name(load_id)
     cursor.execute(
         f"CREATE TABLE {name} ("
         f" load_id bigint NOT NULL DEFAULT {int(load_id)} CHECK (load_id = {int(load_id)}),"
-        " number bigint NOT NULL)"
+        " number bigint NOT NULL) PARTITION BY RANGE (number)"
     )
     return name
 
 
-class RowWriter:
-    """Streams keys into a table with binary COPY (FREEZE: the table is new in this transaction)."""
+def area_table_name(load_id: int, area: int) -> str:
+    return f"{partition_name(load_id)}_{int(area)}"
 
-    def __init__(self, cursor: Any, table: str, *, freeze: bool) -> None:
-        options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
-        self._context = cursor.copy(f"COPY {table} (number) FROM STDIN WITH ({options})")
-        self._copy: Any = None
+
+def area_table_create(cursor: Any, load_id: int, area: int, *, if_missing: bool = False) -> str:
+    name = area_table_name(load_id, area)
+    low, high = area_range(area)
+    cursor.execute(
+        f"CREATE TABLE {'IF NOT EXISTS ' if if_missing else ''}{name}"
+        f" PARTITION OF {partition_name(load_id)} FOR VALUES FROM ({low}) TO ({high})"
+    )
+    return name
+
+
+def area_tables(cursor: Any, load_id: int) -> dict[int, str]:
+    """area code -> table of a load's rows (only the area codes it has rows in)."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = to_regclass(%s)",
+        [partition_name(load_id)],
+    )
+    return {int(name.rsplit("_", 1)[1]): name for (name,) in cursor.fetchall()}
+
+
+class AreaWriter:
+    """Streams keys into a new load's per-area tables with binary COPY.
+
+    Each area code has its own table, so each index is a small in-memory sort
+    whatever the size of the registry. Keys may come in any order; sorted input
+    (registry files are) makes one COPY per area code. The tables are new in
+    this transaction, so COPY FREEZE writes them already frozen.
+    """
+
+    def __init__(self, cursor: Any, load_id: int) -> None:
+        self.cursor = cursor
+        self.load_id = load_id
         self.rows = 0
+        self.tables: dict[int, str] = {}
+        self._area: int | None = None
+        self._context: Any = None
+        self._copy: Any = None
 
-    def __enter__(self) -> RowWriter:
-        self._copy = self._context.__enter__()
-        self._copy.write(_HEADER)
+    def __enter__(self) -> AreaWriter:
         return self
 
     def write(self, keys: Keys) -> None:
         if len(keys) == 0:
             return
-        rows = np.empty(len(keys), _ROW)
-        rows["fields"] = 1
-        rows["length"] = 8
-        rows["value"] = keys
-        self._copy.write(rows.tobytes())
+        if not (keys[1:] >= keys[:-1]).all():
+            keys = np.sort(keys)
+        areas = keys // AREA_SPAN
+        starts = np.flatnonzero(np.diff(areas)) + 1
+        for run in np.split(keys, starts):
+            area = int(run[0] // AREA_SPAN)
+            if area != self._area:
+                self._open(area)
+            rows = np.empty(len(run), _ROW)
+            rows["fields"] = 1
+            rows["length"] = 8
+            rows["value"] = run
+            self._copy.write(rows.tobytes())
         self.rows += len(keys)
 
-    def __exit__(self, *exc: Any) -> None:
-        if exc[0] is None:
+    def _open(self, area: int) -> None:
+        self._close(None)
+        if area not in self.tables:
+            self.tables[area] = area_table_create(self.cursor, self.load_id, area)
+        self._context = self.cursor.copy(
+            f"COPY {self.tables[area]} (number) FROM STDIN WITH (FORMAT binary, FREEZE)"
+        )
+        self._copy = self._context.__enter__()
+        self._copy.write(_HEADER)
+        self._area = area
+
+    def _close(self, exc: tuple[Any, ...] | None) -> None:
+        if self._context is None:
+            return
+        context, self._context, self._area = self._context, None, None
+        if exc is None or exc[0] is None:
             self._copy.write(_TRAILER)
-        self._context.__exit__(*exc)
+            context.__exit__(None, None, None)
+        else:
+            context.__exit__(*exc)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._close(exc)
 
 
-def partition_finish(cursor: Any, load_id: int) -> None:
-    """Index, analyse and attach a filled partition (the parent's index adopts the new one)."""
+def load_table_finish(cursor: Any, load_id: int, areas: Iterable[int]) -> None:
+    """Index and analyse each area table, then attach the load's table to the registry.
+
+    The load table's index adopts the area tables' indexes, and the registry's
+    index adopts the load table's: nothing is built twice.
+    """
     name = partition_name(load_id)
     cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    for area in areas:
+        table = area_table_name(load_id, area)
+        cursor.execute(f"CREATE INDEX {table}_number ON {table} (number)")
+        cursor.execute(f"ANALYZE {table}")
     cursor.execute(f"CREATE INDEX {name}_number ON {name} (number)")
-    cursor.execute(f"ANALYZE {name}")
     cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(load_id)})")
 
 
 def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:
+    """A temporary table of (number, load_id), in load and number order (index locality)."""
+    order = np.lexsort((keys, load_ids))
     cursor.execute(
         f"CREATE TEMP TABLE {table} (number bigint NOT NULL, load_id bigint NOT NULL)"
         " ON COMMIT DROP"
@@ -116,9 +183,9 @@ def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:
     )
     rows["fields"] = 2
     rows["l1"] = 8
-    rows["n"] = keys
+    rows["n"] = keys[order]
     rows["l2"] = 8
-    rows["id"] = load_ids
+    rows["id"] = load_ids[order]
     with cursor.copy(f"COPY {table} (number, load_id) FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(_HEADER)
         copy.write(rows.tobytes())
@@ -129,15 +196,18 @@ def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:
 def changes_apply(
     cursor: Any, *, adds: Keys, add_loads: Keys, deletes: Keys, delete_loads: Keys
 ) -> tuple[int, int]:
-    """Delete then add rows in the partitions in force; returns (added, deleted).
+    """Delete then add rows in the load tables in force; returns (added, deleted).
 
     Additions already present and deletions already absent change nothing, so a
-    change list applied twice gives the same registry.
+    change list applied twice gives the same registry. Each change is an index
+    probe in its area's table (a hash join would read the whole registry).
     """
     copy_into_temp(cursor, "dnc_changes_delete", deletes, delete_loads)
     copy_into_temp(cursor, "dnc_changes_add", adds, add_loads)
+    for setting in ("enable_hashjoin", "enable_mergejoin", "jit"):
+        cursor.execute(f"SET LOCAL {setting} = off")
     deleted = added = 0
-    # Table names are built from integer load ids only (partition_name), never from input.
+    # Table names are built from integer load ids and area codes only, never from input.
     for load_id in sorted(set(delete_loads.tolist())):
         name = partition_name(load_id)
         cursor.execute(
@@ -148,13 +218,20 @@ def changes_apply(
         deleted += cursor.rowcount
     for load_id in sorted(set(add_loads.tolist())):
         name = partition_name(load_id)
+        existing = area_tables(cursor, load_id)
+        for area in np.unique(adds[add_loads == load_id] // AREA_SPAN).tolist():
+            if area not in existing:  # a state list's area code with no number yet
+                area_table_create(cursor, load_id, area, if_missing=True)
         cursor.execute(
             f"INSERT INTO {name} (number) SELECT a.number FROM dnc_changes_add a"  # noqa: S608
             " WHERE a.load_id = %s"
-            f" AND NOT EXISTS (SELECT 1 FROM {name} n WHERE n.number = a.number)",
+            f" AND NOT EXISTS (SELECT 1 FROM {name} n WHERE n.number = a.number)"
+            " ORDER BY a.number",
             [load_id],
         )
         added += cursor.rowcount
+    for setting in ("enable_hashjoin", "enable_mergejoin", "jit"):
+        cursor.execute(f"RESET {setting}")
     cursor.execute("DROP TABLE dnc_changes_delete, dnc_changes_add")
     return added, deleted
 

@@ -99,7 +99,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_snapshot(
     assert current_generation(connection.cursor()) == generation
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_class WHERE relname LIKE 'dnc_regnum_%%' AND relkind = 'r'"
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'dnc_regnum_%%' AND relkind = 'p'"
         )
         assert cursor.fetchone()[0] == 1
 

@@ -139,7 +139,7 @@ def test_a_scrub_returns_exactly_the_uploaded_numbers(
         ["number", "internal", "national", "states", "note"],
         ["+12125550101", "no", "yes", "TX", ""],
         ["+12125550102", "no", "no", "", ""],
-        ["not a number 12", "", "", "", "not a valid US number"],
+        ["", "", "", "", "line 4: not a valid US number"],
         ["+16025550100", "yes", "no", "", "no national registry copy for this area code"],
     ]
     assert AuditEvent.objects.get(action="dnc.list_scrubbed").data == {

@@ -33,7 +33,7 @@ def _national(number: str) -> bool:
 def _tables() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relname FROM pg_class WHERE relname LIKE 'dnc_regnum_%%' AND relkind = 'r'"
+            "SELECT relname FROM pg_class WHERE relname LIKE 'dnc_regnum_%%' AND relkind = 'p'"
         )
         return {row[0] for row in cursor.fetchall()}
 

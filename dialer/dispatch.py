@@ -17,7 +17,9 @@ from audit.services import audit_record, audit_record_many
 from campaigns.models import Script
 from dialer.backends import Backend, backend_for
 from dialer.decision.engine import decide
-from dialer.models import CallAttempt, CallTask, TaskStatus
+from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.outcomes import attempt_outcome_record
+from dialer.planner import DISPATCH_LEASE
 from dialer.refusals import apply_refusal
 from dialer.selectors import task_facts_many
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DispatchResult:
     task_id: int
-    status: str  # placed | refused | not_claimed
+    status: str  # placed | refused | not_claimed | failed
     attempt_id: int | None = None
     reference: str = ""
 
@@ -35,12 +37,15 @@ class DispatchResult:
 def dispatch_task(*, task_id: int, backend: Backend | None = None) -> DispatchResult:
     """Place one call for a pending task, at most once per attempt number.
 
-    1. Lock the task row (SKIP LOCKED: a busy row belongs to another worker).
+    1. Lock the task row if it is pending and due (SKIP LOCKED: a busy row
+       belongs to another worker, which has the call in hand).
     2. Decide with facts read inside this transaction.
     3. Refused: reschedule or end it, commit, stop.
     4. Allowed: create the attempt (unique per task and attempt number), mark the
        task in progress, audit, commit.
-    5. Only after the commit, hand the attempt to the backend.
+    5. Only after the commit, hand the attempt to the backend. If the backend
+       fails, the attempt is closed as `failed`, which retries it per the
+       queue's policy (a new attempt number, after the queue's spacing).
     A worker killed before 4 commits leaves the task pending and untouched; one
     killed after it leaves an attempt that is never placed twice (the unique
     constraint and the task's in_progress status stop a second claim).
@@ -51,7 +56,13 @@ def dispatch_task(*, task_id: int, backend: Backend | None = None) -> DispatchRe
         task = (
             CallTask.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("contact", "phone", "queue__program")
-            .filter(pk=task_id, status=TaskStatus.PENDING)
+            # Due (or leased by the planner): a stale message for a task moved
+            # to a later time is not a reason to call it early.
+            .filter(
+                pk=task_id,
+                status=TaskStatus.PENDING,
+                next_attempt_at__lte=now + DISPATCH_LEASE,
+            )
             .first()
         )
         if task is None:
@@ -60,7 +71,15 @@ def dispatch_task(*, task_id: int, backend: Backend | None = None) -> DispatchRe
         decision = decide(facts, now)
         if not decision.allowed:
             ended = apply_refusal(task, decision, now=now)
-            task.save(update_fields=["status", "next_attempt_at", "last_decision", "closed_reason", "updated_at"])
+            task.save(
+                update_fields=[
+                    "status",
+                    "next_attempt_at",
+                    "last_decision",
+                    "closed_reason",
+                    "updated_at",
+                ]
+            )
             audit_record_many([ended] if ended else [])
             return DispatchResult(task_id, "refused")
         script_id = task.queue.current_script_id
@@ -83,7 +102,9 @@ def dispatch_task(*, task_id: int, backend: Backend | None = None) -> DispatchRe
         task.attempts += 1
         task.last_attempt_at = now
         task.last_decision = attempt.decision
-        task.save(update_fields=["status", "attempts", "last_attempt_at", "last_decision", "updated_at"])
+        task.save(
+            update_fields=["status", "attempts", "last_attempt_at", "last_decision", "updated_at"]
+        )
         audit_record(
             actor="system:dispatch",
             action="call.dispatched",
@@ -101,7 +122,20 @@ def dispatch_task(*, task_id: int, backend: Backend | None = None) -> DispatchRe
                 "decision": attempt.decision,
             },
         )
-    reference = backend.place(attempt)
+    try:
+        reference = backend.place(attempt)
+    except Exception as exc:  # any backend failure: the call was not placed by us
+        # The exception's text may carry the number: only its type is logged.
+        log.warning(
+            "backend %s could not place attempt %s (%s)",
+            backend.name,
+            attempt.pk,
+            type(exc).__name__,
+        )
+        attempt_outcome_record(
+            attempt_id=attempt.pk, outcome=Outcome.FAILED, actor="system:dispatch"
+        )
+        return DispatchResult(task_id, "failed", attempt.pk)
     CallAttempt.objects.filter(pk=attempt.pk, backend_ref="").update(backend_ref=reference)
     log.info("dispatched task %s attempt %s via %s", task_id, attempt.pk, backend.name)
     return DispatchResult(task_id, "placed", attempt.pk, reference)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -37,6 +39,13 @@ class OutcomeForm(forms.Form):
     duration_seconds = forms.IntegerField(min_value=0, required=False)
 
 
+def _staff(request: HttpRequest) -> User:
+    """The signed-in staff member (the admin lets no anonymous user this far)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
 @admin.register(MyCall)
 class MyCallsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -55,12 +64,15 @@ class MyCallsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if request.method == "POST":
             action = request.POST.get("action")
             if action == "take":
-                if current_call(user=request.user) is None and preview_take_next(user=request.user) is None:
+                if (
+                    current_call(user=_staff(request)) is None
+                    and preview_take_next(user=_staff(request)) is None
+                ):
                     messages.info(request, "No call is waiting for your programs right now.")
                 return HttpResponseRedirect(here)
             if action == "outcome":
                 return self._log_outcome(request, here)
-        attempt = current_call(user=request.user)
+        attempt = current_call(user=_staff(request))
         context = {
             **self.admin_site.each_context(request),
             "title": "My calls",
@@ -73,7 +85,7 @@ class MyCallsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _log_outcome(self, request: HttpRequest, here: str) -> HttpResponse:
         form = OutcomeForm(request.POST)
-        attempt = current_call(user=request.user)
+        attempt = current_call(user=_staff(request))
         if not form.is_valid() or attempt is None or form.cleaned_data["attempt"] != attempt.pk:
             messages.error(request, "That call is not yours to log, or the form is incomplete.")
             return HttpResponseRedirect(here)
@@ -83,7 +95,7 @@ class MyCallsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 outcome=form.cleaned_data["outcome"],
                 recording_consent=form.cleaned_data["recording_consent"],
                 duration_seconds=form.cleaned_data["duration_seconds"],
-                actor=actor_for_user(request.user),
+                actor=actor_for_user(cast(Any, _staff(request))),
             )
         except OutcomeError as exc:
             messages.error(request, str(exc))

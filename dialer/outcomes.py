@@ -36,6 +36,8 @@ def attempt_outcome_record(
     abandoned: retried after the queue's spacing until max attempts (then exhausted).
     dnc_requested: the number goes on the internal list at once, which cancels
     every open task for it in every program.
+    A task closed while the call was in hand (a DNC request or a revocation
+    arrived meanwhile) stays closed: the outcome is recorded on the attempt only.
     """
     try:
         outcome = Outcome(outcome)
@@ -44,7 +46,7 @@ def attempt_outcome_record(
     now = ended_at or timezone.now()
     with transaction.atomic():
         attempt = (
-            CallAttempt.objects.select_for_update()
+            CallAttempt.objects.select_for_update(of=("self", "task"))
             .select_related("task__queue", "phone")
             .get(pk=attempt_id)
         )
@@ -59,7 +61,9 @@ def attempt_outcome_record(
         if recording_consent is not None:
             attempt.recording_consent = recording_consent
         attempt.save()
-        if outcome in RETRYABLE_OUTCOMES and task.attempts < task.queue.max_attempts:
+        if task.status != TaskStatus.IN_PROGRESS:
+            pass  # closed meanwhile: never reopened by an outcome
+        elif outcome in RETRYABLE_OUTCOMES and task.attempts < task.queue.max_attempts:
             task.status = TaskStatus.PENDING
             task.next_attempt_at = now + timedelta(minutes=task.queue.retry_minutes)
         elif outcome in RETRYABLE_OUTCOMES:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import OuterRef, QuerySet, Subquery
+
 from campaigns.models import Contact, PhoneNumber, Program, Queue
+from common.crypto import keyed_hash
 from common.phones import line_type
-from dialer.callbacks import contact_for_phone
 from dialer.decision.engine import Decision, decide
-from dialer.models import CallTask
+from dialer.models import OPEN_STATUSES, CallTask
 from dialer.selectors import task_facts_many
-from dialer.services import open_task_for
 
 
 class EligibilityError(ValueError):
@@ -38,18 +39,28 @@ def eligibility_decide(
     A bare number known to the program is decided with that contact's facts
     (consents, attempts); an unknown one as a new person. For a callback queue
     the request is taken to be made at `at`. Nothing is saved.
+
+    1. Find the number on file (the contact's, or the program's by keyed
+       hash) together with its open task on this queue, in one query.
+    2. Otherwise stand up unsaved contact, number and task rows.
+    3. Load the facts (dialer.selectors) and decide (pure).
     """
     number: PhoneNumber | None = None
+    open_task_id: int | None = None
     if contact is None and phone is not None:
-        found = contact_for_phone(program=program, e164=phone)
-        if found is not None:
-            contact, number = found
-    if contact is not None and number is None:
-        number = (
-            next((p for p in contact.phones.all() if p.number == phone), None)
-            if phone
-            else contact.phones.order_by("id").first()
+        candidates = PhoneNumber.objects.filter(
+            contact__program=program, number_hash=keyed_hash(phone)
         )
+        number, open_task_id = _number_with_open_task(candidates, queue)
+        if number is not None:
+            contact = number.contact
+    elif contact is not None:
+        candidates = contact.phones.all()
+        if phone:
+            candidates = candidates.filter(number_hash=keyed_hash(phone))
+        number, open_task_id = _number_with_open_task(candidates, queue)
+        if number is not None:
+            number.contact = contact
     if contact is None:
         contact = Contact(program=program)
     if number is None:
@@ -64,10 +75,29 @@ def eligibility_decide(
             postal_code=postal_code or contact.postal_code,
             patient_status=patient_status or contact.patient_status,
         )
-    task = open_task_for(queue=queue, number_hash=number.number_hash) if number.pk else None
+    task = CallTask.objects.filter(pk=open_task_id).first() if open_task_id else None
     if task is None:
         task = CallTask(contact=contact, phone=number, queue=queue, requested_at=at, attempts=0)
     else:
         task.contact = contact
+        task.phone = number
         task.requested_at = task.requested_at or at
     return decide(task_facts_many([task], at=at)[0], at)
+
+
+def _number_with_open_task(
+    candidates: QuerySet[PhoneNumber], queue: Queue
+) -> tuple[PhoneNumber | None, int | None]:
+    """The first of these numbers (with its contact), and the id of its open task on `queue`."""
+    open_task = CallTask.objects.filter(
+        queue=queue, number_hash=OuterRef("number_hash"), status__in=OPEN_STATUSES
+    ).values("pk")[:1]
+    found = (
+        candidates.select_related("contact")
+        .annotate(open_task_id=Subquery(open_task))
+        .order_by("id")
+        .first()
+    )
+    if found is None:
+        return None, None
+    return found, getattr(found, "open_task_id", None)

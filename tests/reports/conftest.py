@@ -69,6 +69,29 @@ def marketing_or_skip() -> None:
         )
 
 
+@pytest.fixture
+def marketing_raw() -> Iterator[Any]:
+    """A psycopg connection (autocommit) as the marketing role, for tests that need no data.
+
+    Made apart from Django's `marketing` connection, which a non-transactional
+    test would open (in a transaction) before it could skip: without the role
+    (a database user that may not create roles) the test skips here instead.
+    """
+    import psycopg
+
+    wrapper = connections[MARKETING_DB]
+    try:
+        raw = wrapper.get_new_connection(wrapper.get_connection_params())
+    except psycopg.OperationalError as exc:
+        pytest.skip(
+            f"the marketing role cannot connect ({type(exc).__name__}): the database user may"
+            " not create it (see reports/dbrole.py; run `manage.py marketing_role` as a superuser)"
+        )
+    raw.autocommit = True
+    yield raw
+    raw.close()
+
+
 @pytest.fixture(autouse=True)
 def _close_marketing() -> Iterator[None]:
     yield

@@ -77,7 +77,7 @@ def test_a_campaign_manager_sees_it_too_but_admissions_staff_do_not(planted: Pla
     assert _client(p.staff_a).get(reverse(EXPORT)).status_code == 403
 
 
-@pytest.mark.django_db(databases=BOTH)
+@pytest.mark.django_db
 def test_an_analyst_opens_no_identifying_page(portfolio: Portfolio, analyst_a: User) -> None:
     client = _client(analyst_a)
     contact = portfolio.contact_a
@@ -147,7 +147,7 @@ def marketing_unreachable() -> Iterator[None]:
     connection.settings_dict.update(saved)
 
 
-@pytest.mark.django_db(databases=BOTH)
+@pytest.mark.django_db(transaction=True, databases=BOTH)
 def test_without_the_role_it_fails_closed(
     portfolio: Portfolio, analyst_a: User, marketing_unreachable: None, caplog: Any
 ) -> None:

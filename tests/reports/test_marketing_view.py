@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
+import psycopg
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import connection, connections
 
 from reports.models import MARKETING_COLUMNS, MARKETING_VIEW
 from reports.routers import MARKETING_DB
@@ -19,11 +21,6 @@ from tests.reports.conftest import (
 )
 
 FORBIDDEN_COLUMN_WORDS = ("name", "phone", "number_hash", "external", "patient", "contact", "task")
-
-
-def _sqlstate(exc: BaseException) -> str | None:
-    cause = exc.__cause__
-    return getattr(cause, "sqlstate", None)
 
 
 def _relations() -> list[str]:
@@ -40,56 +37,49 @@ def _relations() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.mark.django_db(databases=BOTH)
-def test_it_refuses_every_table_but_the_view() -> None:
-    marketing_or_skip()
+@pytest.mark.django_db
+def test_it_refuses_every_table_but_the_view(marketing_raw: Any) -> None:
     relations = _relations()
     assert "campaigns_contact" in relations and "reports_call_id_key" in relations
     refused = []
-    with connections[MARKETING_DB].cursor() as cursor:
-        for name in relations:
-            if name == MARKETING_VIEW:
-                continue
-            with pytest.raises(DatabaseError) as caught, transaction.atomic(using=MARKETING_DB):
-                cursor.execute(f'SELECT 1 FROM "{name}" LIMIT 1')  # noqa: S608 (names from pg_class)
-            # 42501 insufficient_privilege, said by PostgreSQL, not by our code.
-            assert _sqlstate(caught.value) == "42501", name
-            assert "permission denied" in str(caught.value)
-            refused.append(name)
-        cursor.execute("SELECT count(*) FROM reports_marketing_call")
+    for name in relations:
+        if name == MARKETING_VIEW:
+            continue
+        with pytest.raises(psycopg.Error) as caught:
+            marketing_raw.execute(f'SELECT 1 FROM "{name}" LIMIT 1')  # noqa: S608 (pg_class names)
+        # 42501 insufficient_privilege, said by PostgreSQL, not by our code.
+        assert caught.value.sqlstate == "42501", name
+        assert "permission denied" in str(caught.value)
+        refused.append(name)
+    marketing_raw.execute("SELECT count(*) FROM reports_marketing_call")
     assert len(refused) == len(relations) - 1
 
 
-@pytest.mark.django_db(databases=BOTH)
-def test_it_may_not_write_even_the_view() -> None:
-    marketing_or_skip()
-    with connections[MARKETING_DB].cursor() as cursor:
-        for statement in (
-            "DELETE FROM reports_marketing_call",
-            "UPDATE reports_marketing_call SET outcome = 'x'",
-            "DELETE FROM campaigns_contact",
-            "UPDATE dialer_callattempt SET outcome = 'connected'",
-            "CREATE TABLE marketing_scratch (id int)",
-        ):
-            with pytest.raises(DatabaseError) as caught, transaction.atomic(using=MARKETING_DB):
-                cursor.execute(statement)
-            # Read-only session (25006), no privilege (42501), or a view that cannot be
-            # written at all (55000): refused by the server in every case.
-            assert _sqlstate(caught.value) in {"25006", "42501", "55000"}, statement
+@pytest.mark.django_db
+def test_it_may_not_write_even_the_view(marketing_raw: Any) -> None:
+    for statement in (
+        "DELETE FROM reports_marketing_call",
+        "UPDATE reports_marketing_call SET outcome = 'x'",
+        "DELETE FROM campaigns_contact",
+        "UPDATE dialer_callattempt SET outcome = 'connected'",
+        "CREATE TABLE marketing_scratch (id int)",
+    ):
+        with pytest.raises(psycopg.Error) as caught:
+            marketing_raw.execute(statement)
+        # Read-only session (25006), no privilege (42501), or a view that cannot be
+        # written at all (55000): refused by the server in every case.
+        assert caught.value.sqlstate in {"25006", "42501", "55000"}, statement
 
 
-@pytest.mark.django_db(databases=BOTH)
-def test_the_role_has_no_power_beyond_login() -> None:
-    marketing_or_skip()
-    with connections[MARKETING_DB].cursor() as cursor:
-        cursor.execute(
-            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolinherit, rolbypassrls, rolreplication,"
-            " (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid)"
-            " FROM pg_roles r WHERE rolname = current_user"
-        )
-        assert cursor.fetchone() == (False, False, False, False, False, False, 0)
-        cursor.execute("SHOW default_transaction_read_only")
-        assert cursor.fetchone() == ("on",)
+@pytest.mark.django_db
+def test_the_role_has_no_power_beyond_login(marketing_raw: Any) -> None:
+    row = marketing_raw.execute(
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolinherit, rolbypassrls, rolreplication,"
+        " (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid)"
+        " FROM pg_roles r WHERE rolname = current_user"
+    ).fetchone()
+    assert row == (False, False, False, False, False, False, 0)
+    assert marketing_raw.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
 
 
 @pytest.mark.django_db(transaction=True, databases=BOTH)

@@ -1,5 +1,5 @@
-"""No phone number in a log line: the path segment after /dnc/ and anything shaped like a
-US number are redacted from every log record.
+"""No phone number in a log line: the path segment after /api/v1/dnc/ and anything shaped
+like a US number are redacted from every log record.
 
 `GET /api/v1/dnc/{number}/` (API.md) puts a number in the URL, and Django
 logs the path of every 4xx answer ("Bad Request: /api/v1/dnc/..."), runserver
@@ -27,9 +27,12 @@ from typing import Any
 
 REDACTED = "[redacted]"
 
-# The segment after /dnc/ (not the literal `lookup/` endpoint), up to the next
-# "/", "?", "#", quote, " HTTP/" of a request line, or the end of the line.
-_DNC_SEGMENT = re.compile(r"(/dnc/)(?!lookup(?:/|\b))(.+?)(?=[/?#\"']| HTTP/|$)", re.MULTILINE)
+# The segment after /api/v<n>/dnc/ (not the literal `lookup/` endpoint), up to the
+# next "/", "?", "#", quote, " HTTP/" of a request line, or the end of the line.
+# Only API URLs: file paths of the dnc app in a traceback stay readable.
+_DNC_SEGMENT = re.compile(
+    r"(/api/v\d+/dnc/)(?!lookup(?:/|\b))(.+?)(?=[/?#\"']| HTTP/|$)", re.MULTILINE
+)
 # A 10-digit US number in the usual spellings, optionally with +1 / 1, URL-encoded
 # separators included; not part of a longer word or number (hashes, ids).
 _SEP = r"(?:[\s.\-]|%20|%2[dD])?"
@@ -46,7 +49,7 @@ _PHONE = re.compile(
 
 def redact(text: str) -> str:
     """The text with /dnc/ path segments and phone-shaped numbers replaced by [redacted]."""
-    if "/dnc/" in text:
+    if "/dnc/" in text:  # cheap test first
         text = _DNC_SEGMENT.sub(lambda m: m.group(1) + REDACTED, text)
     return _PHONE.sub(REDACTED, text)
 

@@ -183,3 +183,5 @@ def test_redaction_of_paths_and_numbers() -> None:
     )
     assert redact("call +1 305.555.0177 now") == "call [redacted] now"
     assert redact("sha a13055550177f id 12345678901234") == "sha a13055550177f id 12345678901234"
+    traceback = 'File "/srv/app/dnc/selectors.py", line 93, in dnc_status_many'
+    assert redact(traceback) == traceback

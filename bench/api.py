@@ -1,0 +1,330 @@
+"""The REST API under a production server: POST /eligibility/ and POST /callbacks/.
+
+    python bench/api.py            # 10 s per endpoint after a 2 s warm-up
+    python bench/api.py --quick    # 2 s per endpoint (smoke run)
+
+1. Creates a throw-away database (`test_<name>` of DATABASE_URL), migrates it
+   and seeds one program (callback queue, every day), 1,000 contacts with a
+   number each, and an API client.
+2. Starts gunicorn (`config.wsgi`, production settings, DEBUG off, 2 workers,
+   gthread) on a free loopback port, with the throttle raised out of the way
+   and Redis on a database of its own (REDIS_BENCH_DB, default 15).
+3. 16 client threads, each with its own keep-alive connection, send requests
+   back to back for the duration: eligibility of a known number, and callbacks
+   for new numbers, each with its own Idempotency-Key.
+4. Stops gunicorn (its pid only), drops the database and the Redis keys it made.
+
+Prints the machine, then `eligibility_rps`, `eligibility_p50_ms`,
+`eligibility_p99_ms`, `callbacks_rps`, `callbacks_p99_ms` (and p50 of
+callbacks, errors). Any non-2xx answer is counted and reported; the run
+fails if there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from bench.decide import machine  # noqa: E402
+
+CLIENTS = 16
+WORKERS = 2
+THREADS = 4
+CONTACTS = 1_000
+SEED = 20261127
+AREA_CODES = ("212", "305", "312", "415", "602", "713", "206", "303", "404", "617")
+
+
+def _numbers(rng: random.Random, n: int, taken: set[str]) -> list[str]:
+    from common.phones import try_e164
+
+    found: list[str] = []
+    while len(found) < n:
+        raw = f"+1{rng.choice(AREA_CODES)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+        e164 = try_e164(raw)
+        if e164 and e164 not in taken:
+            taken.add(e164)
+            found.append(e164)
+    return found
+
+
+def seed(rng: random.Random) -> tuple[str, list[str]]:
+    """A program with a callback queue open every day, contacts, and an API client's token."""
+    from audit.actors import actor_system
+    from campaigns.models import ALL_DAYS
+    from campaigns.services import PhoneInput, contact_create, program_create, queue_create
+    from dialer.api_clients import api_client_create
+
+    actor = actor_system("bench")
+    program = program_create(slug="bench", legal_name="Bench", state="NY", actor=actor)
+    queue_create(
+        program=program,
+        slug="callback",
+        name="Callbacks",
+        purpose="callback",
+        script="Hello, returning your call.",
+        actor=actor,
+        days=ALL_DAYS,
+    )
+    numbers = _numbers(rng, CONTACTS, set())
+    for i, e164 in enumerate(numbers):
+        contact_create(
+            program=program,
+            phones=[PhoneInput(e164, provided_by_patient=True)],
+            actor=actor,
+            external_id=f"B{i}",
+            first_name="Pat",
+            last_name="Doe",
+        )
+    _, token = api_client_create(program=program, name="bench", actor=actor)
+    return token, numbers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _redis_url() -> str:
+    parts = urlsplit(settings.REDIS_URL)
+    return urlunsplit(parts._replace(path=f"/{os.environ.get('REDIS_BENCH_DB', '15')}"))
+
+
+def start_server(db_name: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DATABASE_URL": _with_db(os.environ["DATABASE_URL"], db_name),
+        "REDIS_URL": _redis_url(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "API_THROTTLE_RATE": "10000000/min",
+        "DEBUG": "false",
+    }
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi",
+        "--workers",
+        str(WORKERS),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(THREADS),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--keep-alive",
+        "30",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def wait_ready(port: int, token: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/v1/queues/", headers={"Authorization": f"Token {token}"})
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[int, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+def load(port: int, token: str, path: str, bodies: Any, seconds: float, warmup: float) -> Result:
+    """CLIENTS threads, each on its own keep-alive connection, back to back for `seconds`."""
+    result = Result()
+    lock = threading.Lock()
+    start = time.monotonic() + warmup
+    stop = start + seconds
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        errors: dict[int, int] = {}
+        while True:
+            headers, body = next(bodies)
+            sent = time.monotonic()
+            if sent >= stop:
+                break
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+                status = response.status
+                if status >= 300 and os.environ.get("BENCH_SHOW_ERRORS"):
+                    print(status, answer[:300], file=sys.stderr)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 599
+            done = time.monotonic()
+            if sent >= start:
+                if 200 <= status < 300:
+                    mine.append(done - sent)
+                else:
+                    errors[status] = errors.get(status, 0) + 1
+        conn.close()
+        with lock:
+            result.latencies.extend(mine)
+            for status, count in errors.items():
+                result.errors[status] = result.errors.get(status, 0) + count
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.elapsed = seconds
+    return result
+
+
+class Bodies:
+    """Thread-safe request bodies: next() gives (headers, body bytes)."""
+
+    def __init__(self, token: str, make: Any) -> None:
+        self.lock = threading.Lock()
+        self.make = make
+        self.base = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+    def __iter__(self) -> Bodies:
+        return self
+
+    def __next__(self) -> tuple[dict[str, str], bytes]:
+        with self.lock:
+            extra, body = self.make()
+        return {**self.base, **extra}, json.dumps(body).encode()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def report(name: str, result: Result) -> None:
+    count = len(result.latencies)
+    print(f"{name}_requests: {count}")
+    if not count:
+        print(f"{name}_errors: {sum(result.errors.values())} {result.errors}")
+        return
+    print(f"{name}_rps: {count / result.elapsed:.0f} /s")
+    print(f"{name}_p50_ms: {statistics.median(result.latencies) * 1000:.1f} ms")
+    print(f"{name}_p99_ms: {_pct(result.latencies, 0.99):.1f} ms")
+    print(f"{name}_errors: {sum(result.errors.values())} {result.errors or ''}".rstrip())
+
+
+def _cleanup_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(_redis_url())
+    try:
+        keys = [
+            k
+            for pattern in ("*throttle_client_*", "dispatch", "_kombu.*", "unacked*")
+            for k in client.scan_iter(match=pattern)
+        ]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=float, default=None)
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    warmup = 1.0 if args.quick else 2.0
+    print(machine())
+    print(f"gunicorn: {WORKERS} workers x {THREADS} threads (gthread), {CLIENTS} clients, loopback")
+
+    rng = random.Random(SEED)
+    creation = connection.creation
+    db_name = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    server: subprocess.Popen[bytes] | None = None
+    failed = False
+    try:
+        token, known = seed(rng)
+        connection.close()
+        port = _free_port()
+        server = start_server(db_name, port)
+        wait_ready(port, token, server)
+
+        def eligibility() -> tuple[dict[str, str], dict[str, str]]:
+            return {}, {"queue": "callback", "phone": rng.choice(known)}
+
+        taken = set(known)
+
+        def callback() -> tuple[dict[str, str], dict[str, str]]:
+            headers = {"Idempotency-Key": uuid.UUID(int=rng.getrandbits(128)).hex}
+            return headers, {"phone": _numbers(rng, 1, taken)[0], "source": "bench"}
+
+        for name, path, make in (
+            ("eligibility", "/api/v1/eligibility/", eligibility),
+            ("callbacks", "/api/v1/callbacks/", callback),
+        ):
+            result = load(port, token, path, Bodies(token, make), seconds, warmup)
+            report(name, result)
+            failed = failed or bool(result.errors) or not result.latencies
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        _cleanup_redis()
+        creation.destroy_test_db(db_name, verbosity=0)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,15 +1,17 @@
 """The in-memory registry index: one bit per possible number, in a file shared by memory-mapping.
 
-Layout of `registry-g<generation>.idx`: a header region of HEADER_BYTES (magic,
-then the length and text of a JSON header: generation, sources, and for each
+Layout of `registry-<stamp>.idx`: a header region of HEADER_BYTES (magic,
+then the length and text of a JSON header: stamp, generation, sources, and for each
 source the block number of every area code it has numbers in), then blocks of
 BLOCK_BYTES, one bit per number NXX-XXXX of one area code of one source. The
 whole national registry (about 600 area codes) takes about 750 MB, mapped once
 and shared by every process on the machine through the page cache.
 
 An index is only ever used for the generation it was built from: a reader
-compares it with the generation in PostgreSQL on every call, and falls back to
-PostgreSQL when no file for the current generation exists.
+compares its stamp with the one in PostgreSQL on every call, and falls back to
+PostgreSQL when no file for the current stamp exists. (The stamp is random per
+generation, so databases sharing a directory, or a database restored to an
+older state, can never pick up each other's files.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import json
 import os
 import secrets
 import struct
+import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,26 +34,31 @@ from django.db import connection, transaction
 
 from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES
-from dnc.registry.storage import area_range, area_tables
+from dnc.registry.storage import RegistryVersion, area_range, area_tables, current_version
 
 MAGIC = b"DNCIDX01"
 HEADER_BYTES = 1 << 20
 BLOCK_BYTES = AREA_SPAN // 8
+STALE_BUILD_SECONDS = 6 * 3600
 _ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 
 
 def index_dir() -> Path:
+    """DNC_INDEX_DIR (setting or environment), one subdirectory per database."""
     configured = getattr(settings, "DNC_INDEX_DIR", "") or os.environ.get("DNC_INDEX_DIR", "")
-    return Path(configured) if configured else Path(settings.BASE_DIR) / "var" / "dnc-index"
+    base = Path(configured) if configured else Path(tempfile.gettempdir()) / "callorch-dnc-index"
+    return base / str(connection.settings_dict["NAME"])
 
 
-def index_path(generation: int, directory: Path | None = None) -> Path:
-    return (directory or index_dir()) / f"registry-g{int(generation)}.idx"
+def index_path(stamp: str, directory: Path | None = None) -> Path:
+    if not stamp or not all(c in "0123456789abcdef-" for c in stamp):
+        raise ValueError("not a registry stamp")
+    return (directory or index_dir()) / f"registry-{stamp}.idx"
 
 
 @dataclass(frozen=True)
 class DenseIndex:
-    generation: int
+    version: RegistryVersion
     sources: tuple[str, ...]
     slots: npt.NDArray[np.int64]  # (sources, 1000): block number, -1 for none
     bits: npt.NDArray[np.uint8]
@@ -89,9 +98,11 @@ class DenseIndex:
         return found
 
 
-def index_open(generation: int, directory: Path | None = None) -> DenseIndex | None:
-    """The index of this generation, or None when there is no complete file for it."""
-    path = index_path(generation, directory)
+def index_open(version: RegistryVersion, directory: Path | None = None) -> DenseIndex | None:
+    """The index of this version, or None when there is no complete file for it."""
+    if not version.stamp:
+        return None
+    path = index_path(version.stamp, directory)
     try:
         with path.open("rb") as stream:
             head = stream.read(12)
@@ -103,7 +114,7 @@ def index_open(generation: int, directory: Path | None = None) -> DenseIndex | N
     except (OSError, ValueError):
         return None
     blocks = int(header["blocks"])
-    if header["generation"] != generation or size != HEADER_BYTES + blocks * BLOCK_BYTES:
+    if header["stamp"] != version.stamp or size != HEADER_BYTES + blocks * BLOCK_BYTES:
         return None
     sources = tuple(header["sources"])
     slots = np.full((len(sources), 1000), -1, np.int64)
@@ -115,7 +126,7 @@ def index_open(generation: int, directory: Path | None = None) -> DenseIndex | N
         if blocks
         else np.zeros(1, np.uint8)
     )
-    return DenseIndex(generation=generation, sources=sources, slots=slots, bits=bits)
+    return DenseIndex(version=version, sources=sources, slots=slots, bits=bits)
 
 
 _lock = threading.Lock()
@@ -123,22 +134,20 @@ _current: DenseIndex | None = None
 
 
 def index_cached() -> DenseIndex | None:
-    """The index this process has mapped, whatever its generation."""
+    """The index this process has mapped, whatever its version."""
     return _current
 
 
-def index_for(generation: int) -> DenseIndex | None:
-    """This process's mapping of the index of `generation`, opened on first use."""
+def index_for(version: RegistryVersion) -> DenseIndex | None:
+    """This process's mapping of the index of `version`, opened on first use."""
     global _current
     found = _current
-    if found is not None and found.generation == generation:
+    if found is not None and found.version == version:
         return found
     with _lock:
-        if _current is None or _current.generation != generation:
-            opened = index_open(generation)
-            if opened is None:
-                return None
-            _current = opened
+        if _current is None or _current.version != version:
+            # A stale mapping is dropped even when no newer file exists yet.
+            _current = index_open(version)
         return _current
 
 
@@ -146,16 +155,19 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
     """Build the index of the current generation; returns (path, numbers).
 
     1. In one read-only, repeatable-read transaction (one snapshot), read the
-       generation and the copies in force.
+       version (generation and stamp) and the copies in force.
     2. For every source and area code in force, fetch that area code's lines
-       from its load's partition as one array and set their bits in a block
+       from its load's area table as one array and set their bits in a block
        of a temporary file (a state list: every area code it has numbers in).
-    3. Write the header, fsync, rename to the generation's name (atomic), fsync
+    3. Write the header, fsync, rename to the stamp's name (atomic), fsync
        the directory; readers never see a half-written index. Remove the
-       files of older generations (processes that mapped them keep them).
+       files of other versions (processes that mapped them keep them).
     """
     directory = directory or index_dir()
     directory.mkdir(parents=True, exist_ok=True)
+    for left in directory.glob(".building-*"):  # from a build that was killed
+        if time.time() - left.stat().st_mtime > STALE_BUILD_SECONDS:
+            left.unlink(missing_ok=True)
     temporary = directory / f".building-{os.getpid()}-{secrets.token_hex(4)}"
     # Inside a caller's transaction (tests) the snapshot is the caller's to choose.
     own_snapshot = not connection.in_atomic_block
@@ -163,9 +175,9 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
         with transaction.atomic(), connection.cursor() as cursor:
             if own_snapshot:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cursor.execute("SELECT generation FROM dnc_registrystate WHERE id = 1")
-            row = cursor.fetchone()
-            generation = int(row[0]) if row else 0
+            version = current_version(cursor)
+            if not version.stamp:
+                raise LookupError("no registry is loaded: nothing to index")
             cursor.execute(
                 "SELECT source, area_code, load_id FROM dnc_registrycoverage"
                 " ORDER BY source <> 'national', source, area_code"
@@ -195,7 +207,13 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
                         blocks += 1
                         numbers += int(lines.size)
                 header = json.dumps(
-                    {"generation": generation, "sources": sources, "slots": slots, "blocks": blocks}
+                    {
+                        "stamp": version.stamp,
+                        "generation": version.generation,
+                        "sources": sources,
+                        "slots": slots,
+                        "blocks": blocks,
+                    }
                 ).encode()
                 if 12 + len(header) > HEADER_BYTES:
                     raise ValueError("index header too large")
@@ -203,12 +221,12 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
                 out.write(MAGIC + struct.pack("<I", len(header)) + header)
                 out.flush()
                 os.fsync(out.fileno())
-        final = index_path(generation, directory)
+        final = index_path(version.stamp, directory)
         os.replace(temporary, final)
         _fsync_dir(directory)
     finally:
         temporary.unlink(missing_ok=True)
-    for old in directory.glob("registry-g*.idx"):
+    for old in directory.glob("registry-*.idx"):
         if old != final:
             old.unlink(missing_ok=True)
     return final, numbers

@@ -1,9 +1,9 @@
 """The internal do-not-call list and the national and state registry snapshots.
 
 The registry numbers themselves live in `dnc_registry_number`, a table partitioned
-by load (one partition per full load, created by `dnc.registry.load`); the models
-here describe the loads, which load is in force for each source and area code
-(`RegistryCoverage`), and the generation that in-memory indexes are checked against.
+by load and area code (`dnc.registry.storage`); the models here describe the
+loads, which load is in force for each source and area code (`RegistryCoverage`),
+and the generation that in-memory indexes are checked against.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class LoadKind(models.TextChoices):
 class RegistryLoad(models.Model):
     """One committed load of a registry: a full snapshot or a change list.
 
-    A full load owns the partition `dnc_regnum_<id>`; it is in force for the
+    A full load owns the table `dnc_regnum_<id>`; it is in force for the
     area codes whose `RegistryCoverage` points at it. Refused or interrupted
     loads leave no row (and no partition): they are recorded in the audit trail.
     """
@@ -138,10 +138,6 @@ class RegistryLoad(models.Model):
     def __str__(self) -> str:
         return f"{self.source} {self.kind} as of {self.as_of} (#{self.pk})"
 
-    @property
-    def partition(self) -> str:
-        return partition_name(self.pk)
-
 
 def partition_name(load_id: int) -> str:
     return f"dnc_regnum_{int(load_id)}"
@@ -179,9 +175,15 @@ class RegistryCoverage(models.Model):
 
 
 class RegistryState(models.Model):
-    """One row: the generation, bumped by every committed load; indexes are built per generation."""
+    """One row: the generation, bumped by every committed load, and its stamp.
+
+    The stamp is random and new with every generation, so an index file named
+    after it can never be mistaken for another database's, or for this one's
+    before a restore, even where generation numbers repeat.
+    """
 
     generation = models.BigIntegerField(default=0)
+    stamp = models.CharField(max_length=36, blank=True, default="")
 
     def __str__(self) -> str:
         return f"registry generation {self.generation}"

@@ -6,8 +6,8 @@ active entries kept in this process and brought up to date from PostgreSQL on
 every call (by `seq`, which follows commit order).
 
 Registries: from the memory-mapped dense index (`dnc.index`) when its file
-for the current generation exists, else from PostgreSQL, which is always right.
-An index of another generation is never used.
+for the current version exists, else from PostgreSQL, which is always right.
+An index of another version is never used.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from common.crypto import keyed_hash
 from dnc.index import index_cached, index_for
 from dnc.keys import AREA_SPAN, Keys, KeySet, Mask, key_from_e164, keys_from_numbers
 from dnc.models import ALL_AREA_CODES, InternalDncEntry
+from dnc.registry.storage import RegistryVersion, current_version
 
 NATIONAL = "national"
 STATE_PREFIX = "state:"
@@ -67,17 +68,16 @@ def dnc_status(*, number_e164: str) -> DncStatus:
     """
     key = key_from_e164(number_e164)
     number_hash = keyed_hash(number_e164)
-    cached = index_cached()
     with connection.cursor() as cursor:
-        if cached is not None:
+        if index_cached() is not None:
             cursor.execute(_ONE_INTERNAL, [number_hash])
-            generation, internal = cursor.fetchone()
-            index = index_for(generation) if generation is not None else None
+            generation, stamp, internal = cursor.fetchone()
+            index = index_for(RegistryVersion(generation or 0, stamp or ""))
             if index is not None:
                 return _status(internal, index.contains_one(key), generation)
         cursor.execute(_ONE_FULL, [number_hash, key // AREA_SPAN, key])
-        generation, internal, sources = cursor.fetchone()
-    index_for(generation or 0)  # map it now, if there is one, for the next call
+        generation, stamp, internal, sources = cursor.fetchone()
+    index_for(RegistryVersion(generation or 0, stamp or ""))  # mapped now for the next call
     return _status(internal, sources, generation or 0)
 
 
@@ -111,15 +111,16 @@ def dnc_status_many(*, numbers: Sequence[str]) -> dict[str, DncStatus]:
 def dnc_scrub_keys(*, keys: Keys, engine: str = "auto") -> Scrub:
     """The lists holding each key (10-digit numbers as int64), one pass per list.
 
-    `engine`: "auto" (the index when it is current, else PostgreSQL),
-    "postgres" or "index" (None is returned nowhere: "index" raises when absent).
+    `engine`: "auto" (the index of the current generation when this machine has
+    it, else PostgreSQL), "postgres", or "index" (LookupError when there is none).
     """
     keys = np.asarray(keys, np.int64)
     internal = _internal_set().contains(keys)
-    generation = _generation()
-    index = index_for(generation) if engine in ("auto", "index") else None
+    with connection.cursor() as cursor:
+        version = current_version(cursor)
+    index = index_for(version) if engine in ("auto", "index") else None
     if index is None and engine == "index":
-        raise LookupError(f"no index for registry generation {generation}")
+        raise LookupError(f"no index for registry generation {version.generation}")
     if index is not None:
         found, used = index.contains(keys), "index"
     else:
@@ -128,7 +129,7 @@ def dnc_scrub_keys(*, keys: Keys, engine: str = "auto") -> Scrub:
         internal=internal,
         national=found.pop(NATIONAL, np.zeros(len(keys), np.bool_)),
         states={source.removeprefix(STATE_PREFIX): mask for source, mask in found.items()},
-        generation=generation,
+        generation=version.generation,
         engine=used,
     )
 
@@ -176,10 +177,12 @@ def _status(internal: bool, sources: Sequence[str], generation: int) -> DncStatu
 
 _ONE_INTERNAL = """
 SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
+       (SELECT stamp FROM dnc_registrystate WHERE id = 1),
        EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL)
 """
 _ONE_FULL = """
 SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
+       (SELECT stamp FROM dnc_registrystate WHERE id = 1),
        EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL),
        ARRAY(SELECT c.source FROM dnc_registrycoverage c
              WHERE c.area_code IN (%s, 0)
@@ -224,39 +227,33 @@ def _registry_postgres(keys: Keys) -> dict[str, Mask]:
     return found
 
 
-def _generation() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT generation FROM dnc_registrystate WHERE id = 1")
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+# -- registry coverage, cached per version ---------------------------------------------
 
-
-# -- registry coverage, cached per generation -----------------------------------------
-
-_coverage_cache: tuple[int, dict[str, dict[int, date]]] | None = None
+_coverage_cache: tuple[str, dict[str, dict[int, date]]] | None = None
 
 
 def _coverage() -> dict[str, dict[int, date]]:
     global _coverage_cache
-    generation = _generation()
-    cached = _coverage_cache
-    if cached is not None and cached[0] == generation and generation:
-        return cached[1]
-    coverage: dict[str, dict[int, date]] = {}
     with connection.cursor() as cursor:
+        stamp = current_version(cursor).stamp
+        cached = _coverage_cache
+        if cached is not None and stamp and cached[0] == stamp:
+            return cached[1]
         cursor.execute(
-            "SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),"
+            "SELECT (SELECT stamp FROM dnc_registrystate WHERE id = 1),"
             " c.source, c.area_code, c.as_of FROM dnc_registrycoverage c"
         )
         rows = cursor.fetchall()
+    coverage: dict[str, dict[int, date]] = {}
     for _, source, area, as_of in rows:
         coverage.setdefault(source, {})[int(area)] = as_of
-    if all(row[0] == generation for row in rows) and not connection.in_atomic_block:
-        _coverage_cache = (generation, coverage)
+    # Kept only when read in one version, outside a transaction (committed rows alone).
+    if stamp and all(row[0] == stamp for row in rows) and not connection.in_atomic_block:
+        _coverage_cache = (stamp, coverage)
     return coverage
 
 
-# -- the internal list, as sorted keys kept current by seq ---------------------------
+# -- the internal list, as a set of keys kept current by seq -------------------------
 
 
 @dataclass(frozen=True)

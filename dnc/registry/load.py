@@ -106,10 +106,11 @@ def registry_load(
     """Load full lists or change lists for one source, atomically.
 
     1. Check the arguments; take the load lock (one load at a time).
-    2. Full: COPY every file's numbers into a new partition while parsing it,
-       then index and attach it and point the coverage of what it covers at it.
-       Changes: parse every file, then delete and add in the partitions in force
-       and bring the source's copies up to the as-of date.
+    2. Full: COPY every file's numbers, as it is parsed, into new tables (one
+       per area code) under a new load table; index them, attach the load
+       table to the registry and point the coverage of what it covers at it.
+       Changes: parse every file, then delete and add in the load tables in
+       force and bring the source's copies up to the as-of date.
     3. A file with bad lines refuses the whole load, unless `skip_bad`.
     4. Bump the generation (in-memory indexes follow it), record the load and
        its audit event, commit; then drop partitions no longer in force.
@@ -184,10 +185,11 @@ def registry_load(
         )
         raise
     progress.finish()
+    seconds = time.monotonic() - started
     return LoadResult(
         load=load,
         files=files,
-        seconds=time.monotonic() - started,
+        seconds=seconds,
         pruned=storage.partitions_prune(),
         skipped_outside=skipped_outside,
     )

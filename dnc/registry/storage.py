@@ -1,4 +1,11 @@
-"""The registry's tables in PostgreSQL: partitions per full load, the load lock, the generation.
+"""The registry's tables in PostgreSQL, the load lock and the generation.
+
+    dnc_registry_number            partitioned by load (LIST load_id)
+      dnc_regnum_<load>            one per full load, partitioned by area code (RANGE number)
+        dnc_regnum_<load>_<area>   the numbers of one area code, each with its own index
+
+A lookup is pruned to one small table per copy in force; a load builds its
+tables unseen, in its own transaction, and attaches them in one step.
 
 Every function takes the caller's cursor (a psycopg 3 cursor under Django's
 wrapper) and runs inside the caller's transaction unless it says otherwise.
@@ -7,7 +14,7 @@ wrapper) and runs inside the caller's transaction unless it says otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import connection
@@ -37,23 +44,36 @@ def lock_loads(cursor: Any) -> None:
         raise RegistryBusy()
 
 
+class RegistryVersion(NamedTuple):
+    generation: int  # for people and the audit trail
+    stamp: str  # for index files: random, never the same twice ("" before any load)
+
+
 def next_generation(cursor: Any) -> int:
-    """A new generation, never reused even when a transaction rolls back (a sequence)."""
+    """A new generation (a sequence, never reused even when a load rolls back) and stamp."""
     cursor.execute(
         """
-        INSERT INTO dnc_registrystate (id, generation)
-        VALUES (1, nextval('dnc_registry_generation'))
-        ON CONFLICT (id) DO UPDATE SET generation = EXCLUDED.generation
+        INSERT INTO dnc_registrystate (id, generation, stamp)
+        VALUES (1, nextval('dnc_registry_generation'), gen_random_uuid()::text)
+        ON CONFLICT (id) DO UPDATE
+        SET generation = EXCLUDED.generation, stamp = EXCLUDED.stamp
         RETURNING generation
         """
     )
     return int(cursor.fetchone()[0])
 
 
-def current_generation(cursor: Any) -> int:
-    cursor.execute("SELECT generation FROM dnc_registrystate WHERE id = 1")
+VERSION_SQL = "SELECT generation, stamp FROM dnc_registrystate WHERE id = 1"
+
+
+def current_version(cursor: Any) -> RegistryVersion:
+    cursor.execute(VERSION_SQL)
     row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    return RegistryVersion(int(row[0]), row[1]) if row else RegistryVersion(0, "")
+
+
+def current_generation(cursor: Any) -> int:
+    return current_version(cursor).generation
 
 
 def load_table_create(cursor: Any, load_id: int) -> str:

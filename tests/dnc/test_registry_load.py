@@ -19,7 +19,7 @@ from dnc.keys import key_from_e164
 from dnc.models import ALL_AREA_CODES, RegistryCoverage, RegistryLoad
 from dnc.registry.load import RegistryRefused
 from dnc.registry.parse import LineMode
-from dnc.registry.storage import current_generation
+from dnc.registry.storage import current_generation, current_version
 from dnc.selectors import dnc_scrub_keys, dnc_status, dnc_status_many, registry_as_of_many
 from tests.dnc.conftest import AS_OF, load, write
 
@@ -233,7 +233,7 @@ def test_the_index_answers_like_postgres_and_never_when_stale(
     assert dnc_status(number_e164=f"+1{one}").national
     # A new load makes the index stale: it is never used again, PostgreSQL answers.
     load("national", write(tmp_path / "212.txt", ["2125550101"]))
-    assert not path.exists() or index_path(current_generation(connection.cursor())) != path
+    assert index_path(current_version(connection.cursor()).stamp) != path
     after = dnc_scrub_keys(keys=np.array([2125550101, one], np.int64))
     assert after.engine == "postgres"
     assert after.national[0]
@@ -249,6 +249,21 @@ def test_a_half_written_index_file_is_never_used(tmp_path: Path, index_dir: Path
 
     index._current = None
     assert dnc_scrub_keys(keys=np.array([2125550101])).engine == "postgres"
+
+
+def test_an_index_of_the_same_generation_but_another_stamp_is_never_used(
+    tmp_path: Path, index_dir: Path
+) -> None:
+    load("national", write(tmp_path / "212.txt", ["2125550101"]))
+    index_build()
+    assert dnc_scrub_keys(keys=np.array([2125550101])).engine == "index"
+    # Another database, or this one restored and loaded again, at the same generation.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE dnc_registrystate SET stamp = gen_random_uuid()::text")
+        cursor.execute("DELETE FROM dnc_registrycoverage")
+    after = dnc_scrub_keys(keys=np.array([2125550101]))
+    assert after.engine == "postgres" and not after.national[0]
+    assert not dnc_status(number_e164="+12125550101").national
 
 
 def test_the_command_prints_progress_and_a_summary(tmp_path: Path, index_dir: Path) -> None:
@@ -270,7 +285,7 @@ def test_the_command_prints_progress_and_a_summary(tmp_path: Path, index_dir: Pa
     assert summary[0].startswith(
         "national full as of 2026-11-20: 2 rows for 1 area code from 1 file"
     )
-    assert "national full:" in err.getvalue() and "index: registry-g" in err.getvalue()
+    assert "national full:" in err.getvalue() and "index: registry-" in err.getvalue()
     assert "\r" not in err.getvalue()  # not a terminal: lines, not a bar
     assert dnc_scrub_keys(keys=np.array([key_from_e164("+12125550102")])).national[0]
     bad = write(tmp_path / "bad.txt", ["2125550101", "oops 1"])

@@ -63,17 +63,10 @@ def next_generation(cursor: Any) -> int:
     return int(cursor.fetchone()[0])
 
 
-VERSION_SQL = "SELECT generation, stamp FROM dnc_registrystate WHERE id = 1"
-
-
 def current_version(cursor: Any) -> RegistryVersion:
-    cursor.execute(VERSION_SQL)
+    cursor.execute("SELECT generation, stamp FROM dnc_registrystate WHERE id = 1")
     row = cursor.fetchone()
     return RegistryVersion(int(row[0]), row[1]) if row else RegistryVersion(0, "")
-
-
-def current_generation(cursor: Any) -> int:
-    return current_version(cursor).generation
 
 
 def load_table_create(cursor: Any, load_id: int) -> str:

@@ -17,7 +17,7 @@ from django.db import connection
 
 from audit.actors import actor_system
 from dnc.models import InternalDncEntry, RegistryCoverage, RegistryLoad, RemovalReason
-from dnc.registry.storage import current_generation, partitions_prune
+from dnc.registry.storage import current_version, partitions_prune
 from dnc.selectors import dnc_status, dnc_status_many
 from dnc.services import internal_dnc_add, internal_dnc_remove
 from tests.dnc.conftest import load, write
@@ -56,7 +56,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_snapshot(
     clean_registry: Any, tmp_path: Path
 ) -> None:
     load("national", write(tmp_path / "old.txt", ["2125550101", "3055550101"]))
-    generation = current_generation(connection.cursor())
+    generation = current_version(connection.cursor()).generation
     big = tmp_path / "212.txt"
     keys = 2122000000 + np.arange(3_000_000, dtype=np.int64) * 2
     lines = np.full((len(keys), 11), 10, np.uint8)
@@ -98,7 +98,7 @@ def test_a_load_killed_mid_copy_leaves_the_previous_snapshot(
     assert dnc_status(number_e164="+12125550101").national
     assert not dnc_status(number_e164="+12122000000").national
     assert RegistryLoad.objects.count() == 1
-    assert current_generation(connection.cursor()) == generation
+    assert current_version(connection.cursor()).generation == generation
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_class WHERE relname LIKE 'dnc_regnum_%%' AND relkind = 'p'"

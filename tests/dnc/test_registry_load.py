@@ -19,7 +19,7 @@ from dnc.keys import key_from_e164
 from dnc.models import ALL_AREA_CODES, RegistryCoverage, RegistryLoad
 from dnc.registry.load import RegistryRefused
 from dnc.registry.parse import LineMode
-from dnc.registry.storage import current_generation, current_version
+from dnc.registry.storage import current_version
 from dnc.selectors import dnc_scrub_keys, dnc_status, dnc_status_many, registry_as_of_many
 from tests.dnc.conftest import AS_OF, load, write
 
@@ -90,7 +90,7 @@ def test_a_full_list_replaces_only_the_area_codes_it_covers(tmp_path: Path) -> N
 def test_a_bad_line_refuses_the_whole_load_and_names_lines_not_numbers(tmp_path: Path) -> None:
     good = write(tmp_path / "212.txt", ["2125550101"])
     load("national", good)
-    generation = current_generation(connection.cursor())
+    generation = current_version(connection.cursor()).generation
     bad = write(
         tmp_path / "305.txt",
         ["3055550101"] + [f"305555{i:04d} extra" for i in range(25)] + ["0555550101"],
@@ -103,7 +103,7 @@ def test_a_bad_line_refuses_the_whole_load_and_names_lines_not_numbers(tmp_path:
     # Nothing changed: the previous snapshot is in force, no table was left behind.
     assert _national("+12125550101") and not _national("+13055550101")
     assert RegistryLoad.objects.count() == 1
-    assert current_generation(connection.cursor()) == generation
+    assert current_version(connection.cursor()).generation == generation
     assert len(_tables()) == 1
     refused = AuditEvent.objects.get(action="dnc.registry_load_refused")
     assert refused.data["files"][1]["bad"] == 26
@@ -118,7 +118,7 @@ def test_skip_bad_loads_the_good_lines(tmp_path: Path) -> None:
 
 def test_a_load_killed_midway_leaves_the_previous_snapshot(tmp_path: Path) -> None:
     load("national", write(tmp_path / "old.txt", ["2125550101"]))
-    generation = current_generation(connection.cursor())
+    generation = current_version(connection.cursor()).generation
     new = tmp_path / "new.txt"
     keys = 2125550000 + np.arange(2_000_000, dtype=np.int64) * 3
     new.write_bytes(b"\n".join(str(k).encode() for k in keys[:400_000].tolist()) + b"\n")
@@ -134,7 +134,7 @@ def test_a_load_killed_midway_leaves_the_previous_snapshot(tmp_path: Path) -> No
     assert not _national("+12125550000")
     assert _tables() == before
     assert RegistryLoad.objects.count() == 1
-    assert current_generation(connection.cursor()) == generation
+    assert current_version(connection.cursor()).generation == generation
 
 
 def test_a_change_list_removes_and_adds(tmp_path: Path) -> None:
@@ -308,3 +308,15 @@ def test_no_number_reaches_a_log_or_an_error(tmp_path: Path, caplog: Any) -> Non
     for text in (caplog.text, str(caught.value)):
         for fragment in ("5550101", "5550177", "555017"):
             assert fragment not in text
+
+
+def test_build_dnc_index_builds_once(tmp_path: Path, index_dir: Path) -> None:
+    with pytest.raises(CommandError, match="no registry"):
+        call_command("build_dnc_index", stdout=StringIO())
+    load("national", write(tmp_path / "212.txt", ["2125550101"]))
+    out = StringIO()
+    call_command("build_dnc_index", "--if-missing", stdout=out)
+    assert "(1 numbers) built" in out.getvalue()
+    out = StringIO()
+    call_command("build_dnc_index", "--if-missing", stdout=out)
+    assert "is current" in out.getvalue()

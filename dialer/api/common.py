@@ -139,7 +139,8 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         # Read at each request (not frozen at import), so a settings change applies.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return None if rate is None else str(rate)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         user = request.user
@@ -147,23 +148,25 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
             return f"throttle_client_{user.client.pk}"
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    window_end = 0.0
+
     def allow_request(self, request: Request, view: Any) -> bool:
-        if self.rate is None:
-            return True
+        limit: int | None = getattr(self, "num_requests", None)
+        duration: int | None = getattr(self, "duration", None)
         base = self.get_cache_key(request, view)
-        if base is None:
+        if limit is None or not duration or base is None:
             return True
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_end = (window + 1) * self.duration
+        window = int(self.now // duration)
+        self.window_end = float((window + 1) * duration)
         key = f"{base}:{window}"
         count = 1
-        if not self.cache.add(key, 1, timeout=self.duration + 1):
+        if not self.cache.add(key, 1, timeout=duration + 1):
             try:
                 count = self.cache.incr(key)
             except ValueError:  # expired between add and incr: a new window
-                self.cache.add(key, 1, timeout=self.duration + 1)
-        return bool(count <= self.num_requests)
+                self.cache.add(key, 1, timeout=duration + 1)
+        return count <= limit
 
     def wait(self) -> float | None:
         return max(self.window_end - self.timer(), 1.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,6 +35,7 @@ from dialer.callbacks import CallbackError, callback_request
 from dialer.models import CallTask, IdempotencyKey
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=5)  # a CRM's clock may run a little ahead of ours
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Visible ASCII, as HTTP header values should be; the model keeps 200 characters.
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -48,6 +49,13 @@ class CallbackInput(serializers.Serializer):  # type: ignore[type-arg]
     source = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     state = StateField()
     postal_code = PostalCodeField()
+
+    def validate_requested_at(self, value: datetime) -> datetime:
+        # The request is the consent basis of the call, for a bounded time from it:
+        # a date in the future would stretch that time.
+        if value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("Cannot be in the future.")
+        return value
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         if "phone" not in attrs and "contact" not in attrs:

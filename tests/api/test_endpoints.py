@@ -189,6 +189,14 @@ class TestCallbacks:
         assert "phone" in error_fields(response)
         assert CallTask.objects.count() == 0 and Contact.objects.filter(external_id="").count() == 0
 
+    def test_a_request_dated_in_the_future_is_refused(self, tokens: dict[str, str]) -> None:
+        later = (timezone.now() + timedelta(days=30)).isoformat()
+        response = post(
+            tokens["crm_a"], "callbacks/", {"phone": "305-555-0195", "requested_at": later}
+        )
+        assert response.status_code == 400 and error_fields(response) == {"requested_at"}
+        assert CallTask.objects.count() == 0
+
     def test_another_programs_contact_is_unknown(
         self, portfolio: Portfolio, tokens: dict[str, str]
     ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,9 @@ for _key in FIELD_ENCRYPTION_KEYS:
 SALT_KEY = FIELD_ENCRYPTION_KEYS  # django-fernet-encrypted-fields reads this name
 # Keyed hash for lookups of encrypted values; must never change once data exists.
 FIELD_HASH_KEY = env_secret("FIELD_HASH_KEY")
+
+# Where each machine keeps its memory-mapped DNC index files ("" = the system temp dir).
+DNC_INDEX_DIR = os.environ.get("DNC_INDEX_DIR", "")
 
 TELEPHONY_BACKEND = env_choice("TELEPHONY_BACKEND", ("preview", "twilio", "sip"), "preview")
 

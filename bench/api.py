@@ -17,7 +17,7 @@
 Prints the machine, then `eligibility_rps`, `eligibility_p50_ms`,
 `eligibility_p99_ms`, `callbacks_rps`, `callbacks_p99_ms` (and p50 of
 callbacks, errors). Any non-2xx answer is counted and reported; the run
-fails if there is one.
+fails if there is one (BENCH_SHOW_ERRORS=1 prints their bodies).
 """
 
 from __future__ import annotations

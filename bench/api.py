@@ -175,9 +175,12 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    cpu: tuple[float, float] | None = None  # server, database seconds in the window
 
 
-def load(port: int, token: str, path: str, bodies: Any, seconds: float, warmup: float) -> Result:
+def load(
+    port: int, path: str, bodies: Any, seconds: float, warmup: float, cpu: Any = None
+) -> Result:
     """CLIENTS threads, each on its own keep-alive connection, back to back for `seconds`."""
     result = Result()
     lock = threading.Lock()
@@ -219,6 +222,12 @@ def load(port: int, token: str, path: str, bodies: Any, seconds: float, warmup: 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
+    if cpu is not None:
+        time.sleep(max(0.0, start - time.monotonic()))
+        before = cpu()
+        time.sleep(max(0.0, stop - time.monotonic()))
+        after = cpu()
+        result.cpu = (after[0] - before[0], after[1] - before[1])
     for thread in threads:
         thread.join()
     result.elapsed = seconds
@@ -247,6 +256,34 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+def _cpu_seconds(server_pid: int, db_name: str) -> tuple[float, float]:
+    """CPU used so far by gunicorn (master and workers) and by this database's backends.
+
+    Throughput depends on what else the machine runs; CPU per request does not
+    much, so it says what an idle machine would do (cores / CPU per request).
+    """
+    import psutil
+
+    def used(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+    server = 0.0
+    try:
+        master = psutil.Process(server_pid)
+        server = used(master) + sum(used(c) for c in master.children(recursive=True))
+    except psutil.Error:
+        pass
+    database = 0.0
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if db_name in " ".join(proc.info["cmdline"] or []) and proc.pid != os.getpid():
+                database += used(proc)
+        except psutil.Error:
+            continue
+    return server, database
+
+
 def report(name: str, result: Result) -> None:
     count = len(result.latencies)
     print(f"{name}_requests: {count}")
@@ -257,6 +294,10 @@ def report(name: str, result: Result) -> None:
     print(f"{name}_p50_ms: {statistics.median(result.latencies) * 1000:.1f} ms")
     print(f"{name}_p99_ms: {_pct(result.latencies, 0.99):.1f} ms")
     print(f"{name}_errors: {sum(result.errors.values())} {result.errors or ''}".rstrip())
+    if result.cpu is not None:
+        server, database = result.cpu
+        print(f"{name}_server_cpu_ms_per_request: {server / count * 1000:.2f} ms")
+        print(f"{name}_database_cpu_ms_per_request: {database / count * 1000:.2f} ms")
 
 
 def _cleanup_redis() -> None:
@@ -295,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         connection.close()
         port = _free_port()
         server = start_server(db_name, port)
+        server_pid = server.pid
         wait_ready(port, token, server)
 
         def eligibility() -> tuple[dict[str, str], dict[str, str]]:
@@ -310,7 +352,14 @@ def main(argv: list[str] | None = None) -> int:
             ("eligibility", "/api/v1/eligibility/", eligibility),
             ("callbacks", "/api/v1/callbacks/", callback),
         ):
-            result = load(port, token, path, Bodies(token, make), seconds, warmup)
+            result = load(
+                port,
+                path,
+                Bodies(token, make),
+                seconds,
+                warmup,
+                cpu=lambda: _cpu_seconds(server_pid, db_name),
+            )
             report(name, result)
             failed = failed or bool(result.errors) or not result.latencies
     finally:

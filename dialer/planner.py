@@ -51,7 +51,7 @@ def plan_queue(
     2. load their facts in a few queries and decide them all;
     3. allowed: lease them (next_attempt_at + DISPATCH_LEASE) and, on commit, enqueue;
        blocked: move to next_allowed_at, or end with the reason (audited);
-    4. write every row back in one statement (`_write_back`).
+    4. write every row back in one statement (`decisions_write_back`).
     """
     now = now or timezone.now()
     result = PlanResult()
@@ -92,7 +92,7 @@ def plan_queue(
                     )
                 else:
                     result.postponed += 1
-            _write_back(writes, now=now)
+            decisions_write_back(writes, now=now)
             audit_record_many(ended_events)
             result.ended += len(ended_events)
             result.allowed.extend(allowed)
@@ -120,7 +120,7 @@ UPDATE dialer_calltask AS t
 """
 
 
-def _write_back(writes: Sequence[_Write], *, now: datetime) -> None:
+def decisions_write_back(writes: Sequence[_Write], *, now: datetime) -> None:
     """Save the planner's fields of every task in one UPDATE ... FROM unnest(arrays).
 
     Django's bulk_update builds a CASE per field and row, which costs seconds

@@ -13,8 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from dialer.abandonment import abandonment_enforce
-from dialer.backends import backend_for
-from dialer.dispatch import dispatch_task
+from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
 from dialer.schedules import schedules_sync
@@ -43,16 +42,15 @@ def dispatch(task_id: int) -> str:
 
 @shared_task(acks_late=True, name="dialer.dispatch_many")
 def dispatch_many(task_ids: list[int]) -> int:
-    """Planned tasks, one transaction each; a redelivered chunk skips what is done.
+    """Planned tasks, claimed and decided in one transaction; a redelivered chunk skips
+    what is done.
 
-    If this worker dies mid-chunk, the message comes back (acks_late) and the
-    claimed tasks are no longer pending; if it never comes back, the planner's
-    lease runs out and the next tick plans them again.
+    If this worker dies mid-chunk, its transaction rolls back and the message
+    comes back (acks_late); if it never comes back, the planner's lease runs
+    out and the next tick plans the tasks again.
     """
-    backend = backend_for()
-    return sum(
-        dispatch_task(task_id=task_id, backend=backend).status == "placed" for task_id in task_ids
-    )
+    results = dispatch_tasks(task_ids=task_ids)
+    return sum(result.status == "placed" for result in results)
 
 
 @shared_task(acks_late=True, name="dialer.bulk_plan_queue")

@@ -92,7 +92,7 @@ def _work_the_call(portfolio: Portfolio, url: str, page: Any) -> None:
     with time_machine.travel(_next_monday_morning(), tick=True):
         task = planned_task(portfolio.callback_a, portfolio.contact_a)
         placed = dispatch_task(task_id=task.pk)
-        assert placed.status == "placed"
+        assert placed.status == "placed" and placed.attempt_id is not None
 
         page.goto(f"{url}/admin/login/?next=/admin/dialer/mycall/")
         page.fill("#id_username", "staff-a")

@@ -58,6 +58,12 @@ class Program(models.Model):
     business_end = models.TimeField(default=time(21, 0))
     business_days = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
     active = models.BooleanField(default=True)
+    telephony_backend = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("preview", "Preview (staff dial)"), ("twilio", "Twilio"), ("sip", "SIP")],
+        help_text="Blank: the deployment's TELEPHONY_BACKEND. Credentials stay in the environment.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="programs", blank=True
     )

@@ -44,6 +44,29 @@ DNC_INDEX_DIR = os.environ.get("DNC_INDEX_DIR", "")
 
 TELEPHONY_BACKEND = env_choice("TELEPHONY_BACKEND", ("preview", "twilio", "sip"), "preview")
 
+# Telephony (dialer/backends/). Credentials come from the environment or *_FILE
+# secrets, never from the database. A backend that lacks its settings refuses
+# to place calls (the attempt is closed as failed) rather than guess.
+TELEPHONY_RING_SECONDS = env_int("TELEPHONY_RING_SECONDS", 25, minimum=15)  # 47 CFR 64.1200(a)(6)
+# The public origin that providers call back (https://calls.example.org); signatures cover it.
+TELEPHONY_PUBLIC_URL = env_str("TELEPHONY_PUBLIC_URL", "").rstrip("/")
+if TELEPHONY_PUBLIC_URL and not re.match(r"^https?://[^/\s]+$", TELEPHONY_PUBLIC_URL):
+    raise ImproperlyConfigured("Environment variable TELEPHONY_PUBLIC_URL: must be an origin")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+if TWILIO_ACCOUNT_SID and not re.match(r"^AC[0-9a-f]{32}$", TWILIO_ACCOUNT_SID):
+    raise ImproperlyConfigured("Environment variable TWILIO_ACCOUNT_SID: must be AC + 32 hex")
+TWILIO_AUTH_TOKEN = (
+    env_secret("TWILIO_AUTH_TOKEN", min_length=32)
+    if os.environ.get("TWILIO_AUTH_TOKEN") or os.environ.get("TWILIO_AUTH_TOKEN_FILE")
+    else ""
+)
+# Only tests point this elsewhere (a local fake of the REST API).
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip("/")
+# SIP: a baresip user agent with its ctrl_tcp module, and the trunk or PBX it dials through.
+SIP_CTRL_HOST = env_str("SIP_CTRL_HOST", "127.0.0.1")
+SIP_CTRL_PORT = env_int("SIP_CTRL_PORT", 4444, minimum=1)
+SIP_TRUNK_HOST = env_str("SIP_TRUNK_HOST", "")  # host[:port] of the PBX or trunk
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -223,6 +246,8 @@ LOGGING = {
         # go to the root's filtered handler; an error mail would carry the request.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # The client logs each request's parameters (the called number) at INFO.
+        "twilio": {"handlers": [], "level": "WARNING", "propagate": True},
     },
     "root": {"handlers": ["console"], "level": "INFO"},
 }

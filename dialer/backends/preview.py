@@ -12,3 +12,7 @@ class PreviewBackend:
         # Offering is the attempt row itself (outcome blank, no staff member yet);
         # the reference only names it, so placing twice changes nothing.
         return f"preview:{attempt.pk}"
+
+    def hangup(self, reference: str) -> None:
+        # Staff hang up their own phone; the outcome they log closes the attempt.
+        return None

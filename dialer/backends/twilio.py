@@ -1,0 +1,99 @@
+"""Twilio: calls placed with the official client, outcomes from signed status callbacks.
+
+What Twilio does and what is left to the account:
+- From is the program's number; caller-ID *name* (CNAM) is registered on that
+  number with Twilio/the carrier, not sent per call, so a program placing
+  reactivation calls through Twilio must register its neutral name there.
+- Timeout (ring time) is `TELEPHONY_RING_SECONDS`, never under 15.
+- On answer the call waits in a Twilio queue named after the attempt for a
+  staff member to take it; if nobody has within 2 s, the wait URL plays the
+  required message (seller's name, telemarketing purpose, a DNC number, press
+  9 to opt out) and the attempt counts as abandoned (`dialer/webhooks.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from dialer.backends import BackendError, caller_identity
+from dialer.models import CallAttempt
+
+log = logging.getLogger(__name__)
+
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+def twilio_client() -> Any:
+    """A client for the configured account; refuses to run without credentials."""
+    from twilio.rest import Client
+
+    if not settings.TWILIO_ACCOUNT_SID or not settings.TWILIO_AUTH_TOKEN:
+        raise BackendError("twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    client.api.base_url = settings.TWILIO_API_BASE_URL
+    return client
+
+
+def public_url(name: str, attempt_id: int) -> str:
+    if not settings.TELEPHONY_PUBLIC_URL:
+        raise BackendError("twilio: TELEPHONY_PUBLIC_URL is not set (callbacks need it)")
+    return settings.TELEPHONY_PUBLIC_URL + reverse(name, args=[attempt_id])
+
+
+class TwilioBackend:
+    name = "twilio"
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = twilio_client()
+        return self._client
+
+    def place(self, attempt: CallAttempt) -> str:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        row = CallAttempt.objects.select_related("task__queue__program", "phone").get(
+            pk=attempt.pk
+        )
+        if row.backend_ref:
+            return row.backend_ref  # placed already: never a second call
+        queue = row.task.queue
+        identity = caller_identity(queue.program, queue.purpose)
+        try:
+            call = self.client.calls.create(
+                to=row.phone.number,
+                from_=identity.number,
+                url=public_url("twilio-answer", row.pk),
+                method="POST",
+                status_callback=public_url("twilio-status", row.pk),
+                status_callback_event=STATUS_EVENTS,
+                status_callback_method="POST",
+                timeout=max(15, settings.TELEPHONY_RING_SECONDS),
+                machine_detection="Enable",
+            )
+        except TwilioRestException as exc:
+            # Twilio's message may quote the number: keep only its status and code.
+            raise BackendError(
+                f"twilio refused attempt {row.pk} (HTTP {exc.status}, code {exc.code})"
+            ) from None
+        except TwilioException:
+            raise BackendError(f"twilio: attempt {row.pk} could not be placed") from None
+        log.info("attempt %s placed with twilio", row.pk)
+        return f"twilio:{call.sid}"
+
+    def hangup(self, reference: str) -> None:
+        from twilio.base.exceptions import TwilioRestException
+
+        sid = reference.removeprefix("twilio:")
+        try:
+            # Twilio ends a ringing call with "canceled" and a live one with "completed".
+            self.client.calls(sid).update(status="completed")
+        except TwilioRestException as exc:
+            raise BackendError(f"twilio: hangup refused (HTTP {exc.status})") from None

@@ -1,0 +1,148 @@
+"""Telephony fixtures: attempts ready to place, and a local fake of Twilio's Calls API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Queue
+from dialer.models import CallAttempt, CallTask, TaskStatus
+from tests.conftest import Portfolio
+
+ACCOUNT_SID = "AC" + "a1" * 16
+AUTH_TOKEN = "f0" * 16
+PUBLIC_URL = "https://calls.example.org"
+CALLER_ID = "+13055550100"
+
+
+def attempt_create(portfolio: Portfolio, queue: Queue, backend: str) -> CallAttempt:
+    """An attempt as dispatch leaves it: task in progress, outcome blank, not yet placed."""
+    program = queue.program
+    program.caller_id_number = CALLER_ID
+    program.neutral_name = "Harbor Group"
+    program.save(update_fields=["caller_id_number", "neutral_name"])
+    phone = portfolio.contact_a.phones.get()
+    task = CallTask.objects.create(
+        contact=portfolio.contact_a,
+        phone=phone,
+        number_hash=phone.number_hash,
+        queue=queue,
+        status=TaskStatus.IN_PROGRESS,
+        attempts=1,
+        next_attempt_at=timezone.now(),
+        origin="api",
+    )
+    return CallAttempt.objects.create(
+        task=task, phone=phone, attempt_number=1, started_at=timezone.now(), backend=backend
+    )
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's REST API for calls, as far as we use it, on 127.0.0.1."""
+
+    base_url: str = ""
+    created: list[dict[str, list[str]]] = field(default_factory=list)
+    updated: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def _call_resource(sid: str, form: dict[str, list[str]], status: str) -> dict[str, Any]:
+    now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return {
+        "sid": sid,
+        "account_sid": ACCOUNT_SID,
+        "api_version": "2010-04-01",
+        "to": form.get("To", [""])[0],
+        "to_formatted": form.get("To", [""])[0],
+        "from": form.get("From", [""])[0],
+        "from_formatted": form.get("From", [""])[0],
+        "status": status,
+        "direction": "outbound-api",
+        "date_created": now,
+        "date_updated": now,
+        "start_time": None,
+        "end_time": None,
+        "duration": None,
+        "price": None,
+        "price_unit": "USD",
+        "answered_by": None,
+        "caller_name": None,
+        "forwarded_from": None,
+        "group_sid": None,
+        "parent_call_sid": None,
+        "phone_number_sid": None,
+        "queue_time": "0",
+        "trunk_sid": None,
+        "annotation": None,
+        "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json",
+        "subresource_uris": {},
+    }
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio()
+    calls_path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls"
+    expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # quiet: the test reads `fake`
+            pass
+
+        def _answer(self, code: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length).decode()
+            if self.headers.get("Authorization") != expected_auth:
+                fake.refused.append("auth")
+                self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return
+            if self.headers.get("Content-Type", "").split(";")[0] != (
+                "application/x-www-form-urlencoded"
+            ):
+                fake.refused.append("content-type")
+                self._answer(400, {"code": 20001, "message": "Bad request", "status": 400})
+                return
+            form = parse_qs(raw, keep_blank_values=True)
+            if self.path == f"{calls_path}.json":
+                if not {"To", "From"} <= form.keys() or not ({"Url", "Twiml"} & form.keys()):
+                    self._answer(400, {"code": 21201, "message": "Missing", "status": 400})
+                    return
+                fake.created.append(form)
+                self._answer(201, _call_resource("CA" + secrets.token_hex(16), form, "queued"))
+            elif self.path.startswith(f"{calls_path}/CA") and self.path.endswith(".json"):
+                sid = self.path.rsplit("/", 1)[1].removesuffix(".json")
+                fake.updated.append((sid, form))
+                self._answer(200, _call_resource(sid, form, form.get("Status", [""])[0]))
+            else:
+                self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,9 @@ APP_NAME = "dnc-kill-test"
 
 
 def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    """DATABASE_URL pointed at the test database, keeping its host, port or socket directory."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{settings.DATABASES['default']['NAME']}"))
 
 
 def _wait(query: str, want: Any, seconds: float) -> Any:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class _HasPk(Protocol):
-    pk: int | None
+    @property
+    def pk(self) -> Any: ...
 
 
-def actor_for_user(user: _HasPk) -> str:
+def actor_for_user(user: _HasPk | Any) -> str:
     return f"user:{user.pk}"
 
 

@@ -104,8 +104,19 @@ def audit_verify(*, batch_size: int = 5000) -> Iterator[ChainBreak]:
         "hash",
     )
     for row in rows.iterator(chunk_size=batch_size):
-        (pk, occurred_at, actor, action, object_type, object_id, program_id, reason, data,
-         prev_hash, stored_hash) = row
+        (
+            pk,
+            occurred_at,
+            actor,
+            action,
+            object_type,
+            object_id,
+            program_id,
+            reason,
+            data,
+            prev_hash,
+            stored_hash,
+        ) = row
         if prev_hash != expected_prev:
             yield ChainBreak(pk, "link to the previous event does not match")
         recomputed = event_hash(

@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -48,29 +48,63 @@ def seed(n: int, rng: random.Random) -> int:
     actor = actor_system("bench")
     program = program_create(slug="bench", legal_name="Bench", state="NY", actor=actor)
     queue = queue_create(
-        program=program, slug="callbacks", name="Callbacks", purpose="callback",
-        script="Hello.", actor=actor, days=ALL_DAYS,
+        program=program,
+        slug="callbacks",
+        name="Callbacks",
+        purpose="callback",
+        script="Hello.",
+        actor=actor,
+        days=ALL_DAYS,
     )
     area_codes = ["212", "305", "312", "415", "602", "713", "206", "303", "404", "617"]
-    states = {"212": "NY", "305": "FL", "312": "IL", "415": "CA", "602": "AZ", "713": "TX",
-              "206": "WA", "303": "CO", "404": "GA", "617": "MA"}
+    states = {
+        "212": "NY",
+        "305": "FL",
+        "312": "IL",
+        "415": "CA",
+        "602": "AZ",
+        "713": "TX",
+        "206": "WA",
+        "303": "CO",
+        "404": "GA",
+        "617": "MA",
+    }
     numbers = set[str]()
     while len(numbers) < n:
         numbers.add(f"+1{rng.choice(area_codes)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}")
     contacts = Contact.objects.bulk_create(
-        [Contact(program=program, external_id=f"B{i}", first_name="Pat", last_name="Doe",
-                 state=states[e164[2:5]]) for i, e164 in enumerate(numbers)],
+        [
+            Contact(
+                program=program,
+                external_id=f"B{i}",
+                first_name="Pat",
+                last_name="Doe",
+                state=states[e164[2:5]],
+            )
+            for i, e164 in enumerate(numbers)
+        ],
         batch_size=5000,
     )
     phones = PhoneNumber.objects.bulk_create(
-        [PhoneNumber(contact=c, number=e164, number_hash=keyed_hash(e164), line_type="mobile")
-         for c, e164 in zip(contacts, numbers, strict=True)],
+        [
+            PhoneNumber(contact=c, number=e164, number_hash=keyed_hash(e164), line_type="mobile")
+            for c, e164 in zip(contacts, numbers, strict=True)
+        ],
         batch_size=5000,
     )
     CallTask.objects.bulk_create(
-        [CallTask(contact=c, phone=p, number_hash=p.number_hash, queue=queue, origin="api",
-                  requested_at=AT - timedelta(minutes=5), next_attempt_at=AT - timedelta(minutes=1))
-         for c, p in zip(contacts, phones, strict=True)],
+        [
+            CallTask(
+                contact=c,
+                phone=p,
+                number_hash=p.number_hash,
+                queue=queue,
+                origin="api",
+                requested_at=AT - timedelta(minutes=5),
+                next_attempt_at=AT - timedelta(minutes=1),
+            )
+            for c, p in zip(contacts, phones, strict=True)
+        ],
         batch_size=5000,
     )
     return queue.pk

@@ -41,7 +41,7 @@ class ProgramAdmin(ProgramScopedAdmin):
 
 class ScriptInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Script
-    fields = ["version", "recording_disclosure", "body", "used", "created_at"]
+    fields = ("version", "recording_disclosure", "body", "used", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -136,7 +136,7 @@ class ContactAdmin(ProgramScopedAdmin):
         # Every display of a contact's names, numbers and CRM id is recorded: who, when, which.
         if obj is not None and obj.pk is not None:
             audit_record(
-                actor=actor_for_user(request.user),  # type: ignore[arg-type]
+                actor=actor_for_user(request.user),
                 action="contact.identifiers_viewed",
                 object_type="contact",
                 object_id=obj.pk,
@@ -159,7 +159,7 @@ class ContactAdmin(ProgramScopedAdmin):
             audit_record_many(
                 [
                     {
-                        "actor": actor_for_user(request.user),  # type: ignore[arg-type]
+                        "actor": actor_for_user(request.user),
                         "action": "contact.list_viewed",
                         "object_type": "contact",
                         "program_id": program_id,
@@ -207,7 +207,7 @@ class PhoneNumberAdmin(ProgramScopedAdmin):
         # The page shows the whole number: recorded like a contact's page.
         if obj is not None and obj.pk is not None:
             audit_record(
-                actor=actor_for_user(request.user),  # type: ignore[arg-type]
+                actor=actor_for_user(request.user),
                 action="phone.identifiers_viewed",
                 object_type="phone_number",
                 object_id=obj.pk,

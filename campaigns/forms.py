@@ -25,7 +25,19 @@ class ProgramForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Program
-        fields = "__all__"
+        fields = [
+            "slug",
+            "legal_name",
+            "neutral_name",
+            "state",
+            "timezone",
+            "caller_id_number",
+            "business_start",
+            "business_end",
+            "business_days",
+            "active",
+            "members",
+        ]
 
 
 class QueueForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -38,7 +50,18 @@ class QueueForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Queue
-        exclude = ["current_script", "paused_reason"]
+        fields = [
+            "program",
+            "slug",
+            "name",
+            "purpose",
+            "window_start",
+            "window_end",
+            "days",
+            "max_attempts",
+            "retry_minutes",
+            "active",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

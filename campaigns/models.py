@@ -64,9 +64,7 @@ class Program(models.Model):
         choices=[("preview", "Preview (staff dial)"), ("twilio", "Twilio"), ("sip", "SIP")],
         help_text="Blank: the deployment's TELEPHONY_BACKEND. Credentials stay in the environment.",
     )
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="programs", blank=True
-    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="programs", blank=True)
 
     class Meta:
         ordering = ["slug"]
@@ -205,7 +203,9 @@ class PhoneNumber(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["contact", "number_hash"], name="phone_once_per_contact")
+            models.UniqueConstraint(
+                fields=["contact", "number_hash"], name="phone_once_per_contact"
+            )
         ]
 
     def __str__(self) -> str:

@@ -37,7 +37,9 @@ class ProgramScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     program_path: str = "program"
 
-    def scope(self, qs: QuerySet[Any], request: HttpRequest, path: str | None = None) -> QuerySet[Any]:
+    def scope(
+        self, qs: QuerySet[Any], request: HttpRequest, path: str | None = None
+    ) -> QuerySet[Any]:
         if sees_all(request.user):
             return qs
         lookup = path if path is not None else self.program_path
@@ -53,9 +55,9 @@ class ProgramScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is None or sees_all(request.user):
             return field
-        related: type[Model] = db_field.remote_field.model  # type: ignore[assignment]
+        related: type[Model] = db_field.remote_field.model
         path = SCOPE_PATHS.get(related._meta.label_lower)
-        if path is not None:
+        if path is not None and field.queryset is not None:
             field.queryset = self.scope(field.queryset, request, path)
         return field
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models.expressions import RawSQL
 from django.db.models import Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose

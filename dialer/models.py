@@ -26,7 +26,7 @@ class TaskOrigin(models.TextChoices):
 
 
 class CallTask(models.Model):
-    """"Call this contact on this number for this queue"; the database is the queue of record."""
+    """ "Call this contact on this number for this queue"; the database is the queue of record."""
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tasks")
     phone = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="tasks")
@@ -34,9 +34,7 @@ class CallTask(models.Model):
     # whichever contact row it hangs on.
     number_hash = models.CharField(max_length=64, editable=False)
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tasks")
-    status = models.CharField(
-        max_length=12, choices=TaskStatus.choices, default=TaskStatus.PENDING
-    )
+    status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     next_attempt_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -14,9 +14,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import connection
-from datetime import datetime, timedelta
 
 from campaigns.models import Program, Queue
 from common.phones import try_e164
@@ -123,9 +123,7 @@ _ROW_COLUMNS = (
 )
 
 
-def due_task_rows(
-    *, queue_id: int, now: datetime, limit: int, lock: bool = False
-) -> list[TaskRow]:
+def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = False) -> list[TaskRow]:
     """Pending tasks of one queue whose time has come, oldest first (index task_due_per_queue).
 
     With `lock`, the task rows are locked FOR UPDATE SKIP LOCKED (a row that a
@@ -205,7 +203,9 @@ def task_facts_many(
     for row, e164 in zip(rows, numbers, strict=True):
         queue = queue_rows[row.queue_id]
         status = dnc.get(e164) if e164 else None
-        dnc_key = (status.internal, status.national, tuple(sorted(status.states))) if status else None
+        dnc_key = (
+            (status.internal, status.national, tuple(sorted(status.states))) if status else None
+        )
         if dnc_key not in dnc_facts:
             # Unknown DNC status fails closed: treated as listed.
             dnc_facts[dnc_key] = DncFacts(
@@ -241,7 +241,7 @@ def task_facts_many(
                 ),
                 dnc=dnc_facts[dnc_key],
                 registry=registry_facts[registry_key],
-                consents=consents.get((row.contact_id, e164), ()),
+                consents=consents.get((row.contact_id, e164), ()) if e164 else (),
                 recent_attempts=attempts.get(row.contact_id, ()),
                 attempts_made=row.attempts,
                 last_attempt_at=row.last_attempt_at,

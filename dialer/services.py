@@ -17,7 +17,9 @@ class DuplicateOpenTask(Exception):
     """This number already has an open task on this queue (one at a time, by constraint)."""
 
     def __init__(self, existing: CallTask) -> None:
-        super().__init__(f"an open task already exists for this number on this queue: {existing.pk}")
+        super().__init__(
+            f"an open task already exists for this number on this queue: {existing.pk}"
+        )
         self.existing = existing
 
 
@@ -73,9 +75,7 @@ def open_task_for(*, queue: Queue, number_hash: str) -> CallTask | None:
     ).first()
 
 
-def tasks_cancel(
-    *, tasks: Iterable[CallTask], reason: str, actor: str
-) -> list[int]:
+def tasks_cancel(*, tasks: Iterable[CallTask], reason: str, actor: str) -> list[int]:
     """Cancel open tasks (already selected FOR UPDATE by the caller's query); returns their ids."""
     cancelled: list[int] = []
     with transaction.atomic():

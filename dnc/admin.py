@@ -188,7 +188,7 @@ class InternalDncEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     number=form.cleaned_data["number"],
                     source="admin",
                     note=form.cleaned_data["note"],
-                    actor=actor_for_user(request.user),  # type: ignore[arg-type]
+                    actor=actor_for_user(request.user),
                     program_id=form.cleaned_data["program"],
                 )
             except InvalidPhoneNumber as exc:
@@ -224,7 +224,7 @@ class InternalDncEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     entry_id=entry.pk,
                     reason=form.cleaned_data["reason"],
                     note=form.cleaned_data["note"],
-                    actor=actor_for_user(request.user),  # type: ignore[arg-type]
+                    actor=actor_for_user(request.user),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -300,7 +300,7 @@ def scrub_response(request: HttpRequest, content: bytes) -> HttpResponse:
             ]
         )
     audit_record(
-        actor=actor_for_user(request.user),  # type: ignore[arg-type]
+        actor=actor_for_user(request.user),
         action="dnc.list_scrubbed",
         object_type="dnc_scrub",
         data={"lines": len(rows), "numbers": len(numbers), "listed": listed},

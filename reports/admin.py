@@ -219,7 +219,7 @@ class MarketingDashboardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 ]
             )
         marketing_export_record(
-            actor=actor_for_user(request.user),  # type: ignore[arg-type]
+            actor=actor_for_user(request.user),
             kind="dashboard_csv",
             program_ids=scope,
             since=since,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured

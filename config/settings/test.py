@@ -9,7 +9,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-field-key-not-for-production
 os.environ.setdefault("FIELD_HASH_KEY", "test-hash-key-not-for-production-0123456789")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -59,9 +59,7 @@ class TwilioBackend:
     def place(self, attempt: CallAttempt) -> str:
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
-        row = CallAttempt.objects.select_related("task__queue__program", "phone").get(
-            pk=attempt.pk
-        )
+        row = CallAttempt.objects.select_related("task__queue__program", "phone").get(pk=attempt.pk)
         if row.backend_ref:
             return row.backend_ref  # placed already: never a second call
         queue = row.task.queue

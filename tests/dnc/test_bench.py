@@ -43,4 +43,4 @@ def test_the_quick_bench_runs_and_cleans_up(db: object) -> None:
         left = conn.execute(
             "SELECT count(*) FROM pg_database WHERE datname LIKE %s", [f"{name}_dncbench_%"]
         )
-        assert left.fetchone()[0] == 0
+        assert left.fetchone() == (0,)

@@ -20,9 +20,12 @@ def _events(n: int) -> list[AuditEvent]:
 @pytest.mark.django_db
 def test_it_refuses_update_at_the_database_level() -> None:
     event = _events(1)[0]
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE id = %s", [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE audit_auditevent SET reason = 'x' WHERE id = %s", [event.pk])
 
 
 @pytest.mark.django_db
@@ -42,7 +45,7 @@ def test_it_chains_each_event_to_the_previous_one() -> None:
     call_command("verify_audit")
 
 
-def _tamper(sql: str, params: list[object]) -> None:
+def _tamper(sql: str, params: list[str | int]) -> None:
     """What a DBA with owner rights could do: switch the trigger off, edit, switch it back."""
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_append_only")

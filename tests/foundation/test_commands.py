@@ -22,7 +22,10 @@ def _run(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_create_program_prints_its_slug() -> None:
-    assert _run("create_program", "--slug", "sunrise", "--name", "Sunrise", "--state", "TX").strip() == "sunrise"
+    assert (
+        _run("create_program", "--slug", "sunrise", "--name", "Sunrise", "--state", "TX").strip()
+        == "sunrise"
+    )
     program = Program.objects.get(slug="sunrise")
     assert program.timezone == "America/Chicago"
 
@@ -32,14 +35,28 @@ def test_create_program_names_the_bad_field() -> None:
     with pytest.raises(CommandError, match="--state"):
         _run("create_program", "--slug", "x", "--name", "X", "--state", "ZZ")
     with pytest.raises(CommandError, match="--timezone"):
-        _run("create_program", "--slug", "x", "--name", "X", "--state", "TX", "--timezone", "Mars/Base")
+        _run(
+            "create_program",
+            "--slug",
+            "x",
+            "--name",
+            "X",
+            "--state",
+            "TX",
+            "--timezone",
+            "Mars/Base",
+        )
     assert not Program.objects.filter(slug="x").exists()
 
 
 @pytest.mark.django_db
 def test_create_api_client_prints_the_token_last_and_keeps_only_its_hash() -> None:
     _run("create_program", "--slug", "sunrise", "--name", "Sunrise", "--state", "TX")
-    token = _run("create_api_client", "--program", "sunrise", "--name", "crm", "--role", "manager").strip().splitlines()[-1]
+    token = (
+        _run("create_api_client", "--program", "sunrise", "--name", "crm", "--role", "manager")
+        .strip()
+        .splitlines()[-1]
+    )
     client = ApiClient.objects.get()
     assert client.role == "manager"
     assert client.token_hash == hashlib.sha256(token.encode()).hexdigest()
@@ -51,7 +68,12 @@ def test_create_api_client_prints_the_token_last_and_keeps_only_its_hash() -> No
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent() -> None:
     first = _run("seed_demo")
-    counts = (Program.objects.count(), Queue.objects.count(), Contact.objects.count(), User.objects.count())
+    counts = (
+        Program.objects.count(),
+        Queue.objects.count(),
+        Contact.objects.count(),
+        User.objects.count(),
+    )
     second = _run("seed_demo")
     assert counts == (
         Program.objects.count(),

@@ -14,7 +14,9 @@ from tests.conftest import Portfolio
 def test_phone_numbers_are_not_stored_in_clear(portfolio: Portfolio) -> None:
     phone = portfolio.contact_a.phones.get()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT number, number_hash FROM campaigns_phonenumber WHERE id = %s", [phone.pk])
+        cursor.execute(
+            "SELECT number, number_hash FROM campaigns_phonenumber WHERE id = %s", [phone.pk]
+        )
         raw_number, raw_hash = cursor.fetchone()
     for clear in ("+13055550123", "3055550123", "555-0123", "5550123"):
         assert clear not in raw_number

@@ -43,5 +43,7 @@ class Command(BaseCommand):
 
 def _describe(exc: ValidationError) -> str:
     if hasattr(exc, "message_dict"):
-        return "; ".join(f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        return "; ".join(
+            f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in exc.message_dict.items()
+        )
     return " ".join(exc.messages)

@@ -1,4 +1,4 @@
-"""`seed_demo`: an idempotent demo portfolio (two programs, three queues each, staff of each role)."""
+"""`seed_demo`: an idempotent demo portfolio (two programs, three queues each, every role)."""
 
 from __future__ import annotations
 
@@ -103,9 +103,7 @@ class Command(BaseCommand):
         url = os.environ.get("DEMO_URL", "http://127.0.0.1:8000/admin/")
         self.stdout.write(f"Demo ready at {url}")
         self.stdout.write(f"Login: admin / {DEMO_PASSWORD} (operator, sees every program)")
-        self.stdout.write(
-            f"Staff logins (same password): {', '.join(USERS)}"
-        )
+        self.stdout.write(f"Staff logins (same password): {', '.join(USERS)}")
 
     def _program(self, spec: dict[str, str], actor: str) -> Program:
         program = Program.objects.filter(slug=spec["slug"]).first()
@@ -134,7 +132,9 @@ class Command(BaseCommand):
             admin.set_password(DEMO_PASSWORD)
             admin.save()
         for username, (role, slugs) in USERS.items():
-            user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": True}
+            )
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()

@@ -118,7 +118,7 @@ def dispatch_tasks(
                         task.pk,
                         refusal.status,
                         refusal.next_attempt_at,
-                        decision.to_dict(),
+                        decision,
                         refusal.closed_reason,
                     )
                 )

@@ -139,12 +139,16 @@ def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = Fals
     return [TaskRow(*values) for values in qs.values_list(*_ROW_COLUMNS)[:limit]]
 
 
+# Driven from the contacts (their tasks by index, then those tasks' attempts by index),
+# so that the cost follows the batch, not the size of the task table: with the
+# contacts as a filter instead, PostgreSQL may scan every task for each batch.
 _RECENT_ATTEMPTS_SQL = """
 SELECT t.contact_id, a.started_at, q.purpose, q.program_id
-  FROM dialer_callattempt a
-  JOIN dialer_calltask t ON t.id = a.task_id
+  FROM unnest(%s::bigint[]) AS c(id)
+  JOIN dialer_calltask t ON t.contact_id = c.id
+  JOIN dialer_callattempt a ON a.task_id = t.id
   JOIN campaigns_queue q ON q.id = t.queue_id
- WHERE t.contact_id = ANY(%s) AND a.started_at >= %s AND a.outcome <> 'withdrawn'
+ WHERE a.started_at >= %s AND a.outcome <> 'withdrawn'
  ORDER BY a.started_at DESC
 """
 

@@ -20,7 +20,7 @@ from dialer.schedules import schedules_sync
 
 # Planned tasks travel in chunks: one message per task costs about half a
 # millisecond to publish, which a planner handing over 100,000 calls cannot afford.
-DISPATCH_CHUNK = 50
+DISPATCH_CHUNK = 200
 # Batches of 5,000 per planning message: a huge queue goes on in a fresh
 # message at the back of the bulk queue, so the other queues get their turn.
 PLAN_BATCHES_PER_MESSAGE = 4

@@ -222,7 +222,7 @@ def worker_pool(tmp_path: Path) -> Iterator[tuple[str, list[Worker]]]:
     finally:
         for worker in workers:
             if worker.process.poll() is None:
-                os.killpg(worker.process.pid, signal.SIGTERM)
+                worker.process.send_signal(signal.SIGTERM)
         for worker in workers:
             try:
                 worker.process.wait(timeout=15)
@@ -323,7 +323,7 @@ def test_a_killed_worker_never_causes_a_second_call_nor_a_call_out_of_window(
     drained = _drain(queue_name, deadline)
     for worker in survivors:
         assert worker.process.poll() is None, _tail([worker])
-        os.killpg(worker.process.pid, signal.SIGTERM)
+        worker.process.send_signal(signal.SIGTERM)  # warm shutdown: chunks in hand finish
     for worker in survivors:
         worker.process.wait(timeout=30)
     assert _settled() > killed_at, "the surviving workers did not go on:\n" + _tail(survivors)

@@ -1,0 +1,368 @@
+"""Benchmark of the runtime: speed to lead, and one planner tick over a big backlog.
+
+    python bench/runtime.py            # 200 callbacks, 100,000 due tasks
+    python bench/runtime.py --quick    # 20 callbacks, 2,000 due tasks (smoke run)
+
+Speed to lead: from POST /api/v1/callbacks/ (the API's whole Django stack, called
+in this process) to the moment a real Celery worker process (prefork, two
+processes, on the real Redis) calls the backend's `place()` for that callback,
+on the system-wide monotonic clock; one callback at a time, after warm-up ones.
+Planner: `plan_queue` over the due tasks of one queue in one tick: facts loaded
+from PostgreSQL, decisions, the set-based write-back, and the allowed tasks
+handed over to Redis in chunks.
+
+Everything runs in a throw-away database (`bench_runtime_<pid>`, created,
+migrated and dropped here) and on a Redis queue of its own (deleted at the
+end). Calls must be allowed now: the contacts live where the calling window
+is open; when it is open nowhere in the US (about 06:00-14:00 UTC), this
+process and the worker shift their clocks by the same offset (time-machine)
+to a US afternoon, which leaves the monotonic clock of the measure alone.
+Prints `speed_to_lead_p50_s`, `speed_to_lead_p95_s` and `planner_100k_s`
+(`planner_<n>_s` with --quick or --tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+import django  # noqa: E402
+
+django.setup()
+
+import pytz  # noqa: E402
+import redis  # noqa: E402
+import time_machine  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from bench.decide import machine  # noqa: E402
+from config.celery import app as celery_app  # noqa: E402
+
+QUEUE_ENV = "BENCH_RUNTIME_QUEUE"
+PLACED_ENV = "BENCH_RUNTIME_PLACED_KEY"
+OFFSET_ENV = "BENCH_RUNTIME_CLOCK_OFFSET_S"
+WARM_UP = 5
+
+
+@dataclass(frozen=True)
+class Place:
+    zone: str
+    area_code: str
+    state: str
+    postal_code: str
+
+
+PLACES = (
+    Place("America/New_York", "212", "NY", "10001"),
+    Place("America/Chicago", "312", "IL", "60601"),
+    Place("America/Denver", "303", "CO", "80202"),
+    Place("America/Los_Angeles", "213", "CA", "90012"),
+    Place("Pacific/Honolulu", "808", "HI", "96813"),
+)
+
+
+def _slack(at: datetime, zone: str) -> timedelta:
+    """How far `at` is inside 10:00-19:00 local (the queue's window with an hour's margin)."""
+    local = at.astimezone(pytz.timezone(zone))
+    start = local.replace(hour=10, minute=0, second=0, microsecond=0)
+    end = local.replace(hour=19, minute=0, second=0, microsecond=0)
+    return min(local - start, end - local)
+
+
+def choose_place(now: datetime) -> tuple[Place, float]:
+    """A place where calls are allowed now, or after shifting the clock to 17:00 UTC."""
+    best = max(PLACES, key=lambda p: _slack(now, p.zone))
+    if _slack(now, best.zone) > timedelta(0):
+        return best, 0.0
+    target = now.replace(hour=17, minute=0, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    offset = (target - now).total_seconds()
+    return max(PLACES, key=lambda p: _slack(target, p.zone)), offset
+
+
+def _shift_clock(offset: float) -> None:
+    if offset:
+        time_machine.travel(time.time() + offset, tick=True).start()
+
+
+def _route_dispatch_to(queue: str) -> None:
+    """This run's dispatch messages go to a queue of its own (no other worker takes them)."""
+    celery_app.conf.task_routes = {
+        "dialer.dispatch": {"queue": queue},
+        "dialer.dispatch_many": {"queue": queue},
+        "*.bulk_*": {"queue": "bulk"},
+    }
+
+
+# --- the worker process ------------------------------------------------------------------
+
+
+def worker_main() -> int:
+    """A real Celery worker whose preview backend notes when `place()` is called."""
+    from dialer.backends.preview import PreviewBackend
+
+    _shift_clock(float(os.environ.get(OFFSET_ENV, "0")))
+    queue, key = os.environ[QUEUE_ENV], os.environ[PLACED_ENV]
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    original = PreviewBackend.place
+
+    def place(self: PreviewBackend, attempt: Any) -> str:
+        broker.rpush(key, json.dumps({"task": attempt.task_id, "at": time.monotonic()}))
+        return original(self, attempt)
+
+    PreviewBackend.place = place  # type: ignore[method-assign]
+    celery_app.worker_main(
+        [
+            "worker",
+            "-Q",
+            queue,
+            "-c",
+            "2",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{queue}@%h",
+        ]
+    )
+    return 0
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] or ""
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+def _program(place: Place, slug: str) -> Any:
+    from datetime import time as clock
+
+    from audit.actors import actor_system
+    from campaigns.models import ALL_DAYS
+    from campaigns.services import program_create, queue_create
+
+    actor = actor_system("bench")
+    program = program_create(
+        slug=slug, legal_name=slug.title(), state=place.state, timezone=place.zone, actor=actor
+    )
+    queue = queue_create(
+        program=program,
+        slug="callbacks",
+        name="Callbacks",
+        purpose="callback",
+        script="Hello, returning your call.",
+        actor=actor,
+        days=ALL_DAYS,
+        window_start=clock(9),
+        window_end=clock(20),
+    )
+    return program, queue
+
+
+def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float]:
+    """Seconds from each POST to its `place()` in the worker process, one callback at a time."""
+    from django.test import Client
+
+    from audit.actors import actor_system
+    from dialer.api_clients import api_client_create
+
+    program, _ = _program(place, "bench-callbacks")
+    _, token = api_client_create(program=program, name="bench", actor=actor_system("bench"))
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    key = f"bench:runtime:{uuid.uuid4().hex}"
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        QUEUE_ENV: queue,
+        PLACED_ENV: key,
+        OFFSET_ENV: str(offset),
+    }
+    log = tempfile.NamedTemporaryFile(prefix="bench-runtime-worker-", suffix=".log")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    latencies: list[float] = []
+    try:
+        for i in range(WARM_UP + n):
+            posted = time.monotonic()
+            response = client.post(
+                "/api/v1/callbacks/",
+                {
+                    "phone": f"+1{place.area_code}555{i:04d}",
+                    "state": place.state,
+                    "postal_code": place.postal_code,
+                    "source": "bench",
+                },
+                content_type="application/json",
+                HTTP_IDEMPOTENCY_KEY=f"bench-{i}",
+            )
+            body = response.json()
+            if response.status_code != 201 or not body["decision"]["allowed"]:
+                raise SystemExit(f"callback {i} was not allowed: {response.status_code} {body}")
+            task_id = body["task"]["id"]
+            # The first ones also wait for the worker to start.
+            timeout = 60 if i < WARM_UP else 10
+            while True:
+                found = broker.blpop([key], timeout=timeout)
+                if found is None:
+                    log.flush()
+                    tail = Path(log.name).read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"callback {i} was not placed within {timeout} s\n{tail}")
+                record = json.loads(found[1])
+                if record["task"] == task_id:
+                    break
+            if i >= WARM_UP:
+                latencies.append(record["at"] - posted)
+    finally:
+        worker.send_signal(signal.SIGTERM)  # a warm shutdown of the main process
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        broker.delete(key)
+        broker.close()
+        log.close()
+    return latencies
+
+
+def _seed_backlog(place: Place, n: int) -> int:
+    from django.utils import timezone
+
+    from campaigns.models import Contact, PhoneNumber
+    from common.crypto import keyed_hash
+    from dialer.models import CallTask
+
+    _, queue = _program(place, "bench-backlog")
+    now = timezone.now()
+    numbers = [f"+1{place.area_code}{200 + i // 10_000}{i % 10_000:04d}" for i in range(n)]
+    contacts = Contact.objects.bulk_create(
+        [Contact(program=queue.program, state=place.state) for _ in range(n)], batch_size=5000
+    )
+    phones = PhoneNumber.objects.bulk_create(
+        [
+            PhoneNumber(contact=c, number=e164, number_hash=keyed_hash(e164), line_type="mobile")
+            for c, e164 in zip(contacts, numbers, strict=True)
+        ],
+        batch_size=5000,
+    )
+    CallTask.objects.bulk_create(
+        [
+            CallTask(
+                contact=c,
+                phone=p,
+                number_hash=p.number_hash,
+                queue=queue,
+                origin="api",
+                requested_at=now - timedelta(minutes=30),
+                next_attempt_at=now - timedelta(minutes=1),
+            )
+            for c, p in zip(contacts, phones, strict=True)
+        ],
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return int(queue.pk)
+
+
+def planner_tick(place: Place, n: int) -> tuple[float, Any]:
+    from dialer.planner import plan_queue
+    from dialer.tasks import _enqueue_dispatch
+
+    queue_id = _seed_backlog(place, n)
+    started = time.perf_counter()
+    result = plan_queue(queue_id=queue_id, enqueue=_enqueue_dispatch, max_batches=n // 1000 + 2)
+    return time.perf_counter() - started, result
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="20 callbacks, 2,000 tasks")
+    parser.add_argument("--callbacks", type=int, default=None)
+    parser.add_argument("--tasks", type=int, default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker_main()
+    callbacks = args.callbacks or (20 if args.quick else 200)
+    tasks = args.tasks or (2_000 if args.quick else 100_000)
+
+    print(machine())
+    place, offset = choose_place(datetime.now(UTC))
+    _shift_clock(offset)
+    shifted = f", clocks shifted by {offset / 3600:.1f} h" if offset else ""
+    print(f"contacts in {place.zone}{shifted}")
+    queue = f"bench-runtime-{uuid.uuid4().hex[:12]}"
+    _route_dispatch_to(queue)
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_runtime_{os.getpid()}"
+    creation = connection.creation
+    original = connection.settings_dict["NAME"]
+    creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        latencies = speed_to_lead(place, callbacks, queue, offset)
+        planner_s, result = planner_tick(place, tasks)
+    finally:
+        broker.delete(queue, f"_kombu.binding.{queue}")
+        broker.close()
+        creation.destroy_test_db(original, verbosity=0)
+
+    print(
+        f"callbacks: {len(latencies)}  mean {statistics.mean(latencies):.3f} s"
+        f"  max {max(latencies):.3f} s"
+    )
+    print(
+        f"planner tick: {tasks} due tasks, {len(result.allowed)} allowed and handed over,"
+        f" {result.postponed} postponed, {result.ended} ended"
+    )
+    print(f"speed_to_lead_p50_s: {_quantile(latencies, 0.50):.3f} s")
+    print(f"speed_to_lead_p95_s: {_quantile(latencies, 0.95):.3f} s")
+    name = "planner_100k_s" if tasks == 100_000 else f"planner_{tasks}_s"
+    print(f"{name}: {planner_s:.2f} s")
+    print(f"planner_tasks_per_s: {tasks / planner_s:.0f} /s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

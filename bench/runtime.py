@@ -199,7 +199,8 @@ def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float
     _, token = api_client_create(program=program, name="bench", actor=actor_system("bench"))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     key = f"bench:runtime:{uuid.uuid4().hex}"
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # BLPOP waits up to a minute: the socket must wait longer than that.
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=90)
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),

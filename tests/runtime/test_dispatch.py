@@ -169,6 +169,9 @@ class _BrokenLine:
     def place(self, attempt: CallAttempt) -> str:
         raise ConnectionError("provider unreachable for +13055550123")
 
+    def hangup(self, reference: str) -> None:
+        return None
+
 
 @pytest.mark.django_db
 def test_a_backend_failure_closes_the_attempt_as_failed_and_retries_later(

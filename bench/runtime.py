@@ -106,10 +106,11 @@ def _shift_clock(offset: float) -> None:
 
 
 def _route_dispatch_to(queue: str) -> None:
-    """This run's dispatch messages go to a queue of its own (no other worker takes them)."""
+    """This run's dispatch messages go to a queue of its own (no other worker takes them);
+    the first matching route wins, so these come before the `bulk_` pattern."""
     celery_app.conf.task_routes = {
         "dialer.dispatch": {"queue": queue},
-        "dialer.dispatch_many": {"queue": queue},
+        "dialer.bulk_dispatch_planned": {"queue": queue},
         "*.bulk_*": {"queue": "bulk"},
     }
 

@@ -1,7 +1,10 @@
 """Celery entry points: take ids, call a service, nothing else.
 
 Routing (settings.CELERY_TASK_ROUTES): names containing `bulk_` go to the
-`bulk` queue, the rest to `dispatch`.
+`bulk` queue, the rest to `dispatch`. The `dispatch` queue carries only what
+must not wait: a callback's dispatch (speed to lead) and beat's heartbeat.
+Planned calls go to `bulk` in chunks, behind the planning ticks: a tick that
+hands over 100,000 calls would otherwise put a callback behind 500 chunks.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ PLAN_BATCHES_PER_MESSAGE = 4
 
 def _enqueue_dispatch(task_ids: Sequence[int]) -> None:
     """Hand planned tasks to dispatch, in chunks, over one broker connection."""
-    with dispatch_many.app.producer_or_acquire() as producer:
+    with dispatch_planned.app.producer_or_acquire() as producer:
         for start in range(0, len(task_ids), DISPATCH_CHUNK):
             chunk = [int(i) for i in task_ids[start : start + DISPATCH_CHUNK]]
-            dispatch_many.apply_async((chunk,), producer=producer)
+            dispatch_planned.apply_async((chunk,), producer=producer)
 
 
 @shared_task(acks_late=True, name="dialer.dispatch")
@@ -40,8 +43,8 @@ def dispatch(task_id: int) -> str:
     return dispatch_task(task_id=task_id).status
 
 
-@shared_task(acks_late=True, name="dialer.dispatch_many")
-def dispatch_many(task_ids: list[int]) -> int:
+@shared_task(acks_late=True, name="dialer.bulk_dispatch_planned")
+def dispatch_planned(task_ids: list[int]) -> int:
     """Planned tasks, claimed and decided in one transaction; a redelivered chunk skips
     what is done.
 

@@ -54,7 +54,7 @@ from common.crypto import keyed_hash
 from config.celery import app as celery_app
 from dialer.decision.zones import candidate_location
 from dialer.models import CallAttempt, CallTask, TaskStatus
-from dialer.tasks import DISPATCH_CHUNK, dispatch_many
+from dialer.tasks import DISPATCH_CHUNK, dispatch_planned
 from tests.runtime.helpers import SYSTEM
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,7 +254,7 @@ def _hand_over(ids: list[int], queue: str) -> None:
     with celery_app.producer_or_acquire() as producer:
         for start in range(0, len(ids), DISPATCH_CHUNK):
             chunk = ids[start : start + DISPATCH_CHUNK]
-            dispatch_many.apply_async((chunk,), queue=queue, producer=producer)
+            dispatch_planned.apply_async((chunk,), queue=queue, producer=producer)
 
 
 def _tail(workers: list[Worker]) -> str:

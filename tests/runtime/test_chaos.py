@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import pytz
@@ -176,14 +176,10 @@ def _seed(place: Place, now: datetime) -> tuple[Queue, list[int]]:
 
 
 def _database_url() -> str:
-    """The test database (test_<name>), as the worker processes must see it."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    host = s.get("HOST") or "127.0.0.1"
-    port = s.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{s['NAME']}"
+    """The test database (test_<name>), as the worker processes must see it: DATABASE_URL
+    with the database name replaced, so its host, port or socket directory are kept."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{connection.settings_dict['NAME']}"))
 
 
 @dataclass

@@ -40,10 +40,9 @@ AT = datetime(2026, 11, 18, 20, 30, tzinfo=UTC)  # a Wednesday, 15:30 in New Yor
 def seed(n: int, rng: random.Random) -> int:
     """One program, one callback queue, n contacts with one number and one due task each."""
     from audit.actors import actor_system
-    from campaigns.models import ALL_DAYS, Contact, PhoneNumber
+    from bench.seed import due_callbacks_create
+    from campaigns.models import ALL_DAYS, Contact
     from campaigns.services import program_create, queue_create
-    from common.crypto import keyed_hash
-    from dialer.models import CallTask
 
     actor = actor_system("bench")
     program = program_create(slug="bench", legal_name="Bench", state="NY", actor=actor)
@@ -72,8 +71,10 @@ def seed(n: int, rng: random.Random) -> int:
     numbers = set[str]()
     while len(numbers) < n:
         numbers.add(f"+1{rng.choice(area_codes)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}")
-    contacts = Contact.objects.bulk_create(
-        [
+    ordered = sorted(numbers)
+    due_callbacks_create(
+        queue=queue,
+        contacts=[
             Contact(
                 program=program,
                 external_id=f"B{i}",
@@ -81,31 +82,11 @@ def seed(n: int, rng: random.Random) -> int:
                 last_name="Doe",
                 state=states[e164[2:5]],
             )
-            for i, e164 in enumerate(numbers)
+            for i, e164 in enumerate(ordered)
         ],
-        batch_size=5000,
-    )
-    phones = PhoneNumber.objects.bulk_create(
-        [
-            PhoneNumber(contact=c, number=e164, number_hash=keyed_hash(e164), line_type="mobile")
-            for c, e164 in zip(contacts, numbers, strict=True)
-        ],
-        batch_size=5000,
-    )
-    CallTask.objects.bulk_create(
-        [
-            CallTask(
-                contact=c,
-                phone=p,
-                number_hash=p.number_hash,
-                queue=queue,
-                origin="api",
-                requested_at=AT - timedelta(minutes=5),
-                next_attempt_at=AT - timedelta(minutes=1),
-            )
-            for c, p in zip(contacts, phones, strict=True)
-        ],
-        batch_size=5000,
+        numbers=ordered,
+        requested_at=AT - timedelta(minutes=5),
+        due_at=AT - timedelta(minutes=1),
     )
     return queue.pk
 

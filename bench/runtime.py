@@ -265,37 +265,18 @@ def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float
 def _seed_backlog(place: Place, n: int) -> int:
     from django.utils import timezone
 
-    from campaigns.models import Contact, PhoneNumber
-    from common.crypto import keyed_hash
-    from dialer.models import CallTask
+    from bench.seed import due_callbacks_create
+    from campaigns.models import Contact
 
     _, queue = _program(place, "bench-backlog")
     now = timezone.now()
     numbers = [f"+1{place.area_code}{200 + i // 10_000}{i % 10_000:04d}" for i in range(n)]
-    contacts = Contact.objects.bulk_create(
-        [Contact(program=queue.program, state=place.state) for _ in range(n)], batch_size=5000
-    )
-    phones = PhoneNumber.objects.bulk_create(
-        [
-            PhoneNumber(contact=c, number=e164, number_hash=keyed_hash(e164), line_type="mobile")
-            for c, e164 in zip(contacts, numbers, strict=True)
-        ],
-        batch_size=5000,
-    )
-    CallTask.objects.bulk_create(
-        [
-            CallTask(
-                contact=c,
-                phone=p,
-                number_hash=p.number_hash,
-                queue=queue,
-                origin="api",
-                requested_at=now - timedelta(minutes=30),
-                next_attempt_at=now - timedelta(minutes=1),
-            )
-            for c, p in zip(contacts, phones, strict=True)
-        ],
-        batch_size=5000,
+    due_callbacks_create(
+        queue=queue,
+        contacts=[Contact(program=queue.program, state=place.state) for _ in range(n)],
+        numbers=numbers,
+        requested_at=now - timedelta(minutes=30),
+        due_at=now - timedelta(minutes=1),
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

@@ -48,9 +48,9 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from campaigns.models import ALL_DAYS, Contact, PhoneNumber, Queue
+from bench.seed import due_callbacks_create
+from campaigns.models import ALL_DAYS, Contact, Queue
 from campaigns.services import program_create, queue_create
-from common.crypto import keyed_hash
 from config.celery import app as celery_app
 from dialer.decision.zones import candidate_location
 from dialer.models import CallAttempt, CallTask, TaskStatus
@@ -142,35 +142,15 @@ def _seed(place: Place, now: datetime) -> tuple[Queue, list[int]]:
         window_start=WINDOW[0],
         window_end=WINDOW[1],
     )
-    contacts = Contact.objects.bulk_create(
-        [
+    tasks = due_callbacks_create(
+        queue=queue,
+        contacts=[
             Contact(program=program, state=place.state, postal_code=place.postal_code)
             for _ in range(TASKS)
         ],
-        batch_size=5000,
-    )
-    numbers = [f"+1{place.area_code}555{i:04d}" for i in range(TASKS)]
-    phones = PhoneNumber.objects.bulk_create(
-        [
-            PhoneNumber(contact=c, number=n, number_hash=keyed_hash(n), line_type="mobile")
-            for c, n in zip(contacts, numbers, strict=True)
-        ],
-        batch_size=5000,
-    )
-    tasks = CallTask.objects.bulk_create(
-        [
-            CallTask(
-                contact=c,
-                phone=p,
-                number_hash=p.number_hash,
-                queue=queue,
-                origin="api",
-                requested_at=now - timedelta(minutes=5),
-                next_attempt_at=now - timedelta(minutes=1),
-            )
-            for c, p in zip(contacts, phones, strict=True)
-        ],
-        batch_size=5000,
+        numbers=[f"+1{place.area_code}555{i:04d}" for i in range(TASKS)],
+        requested_at=now - timedelta(minutes=5),
+        due_at=now - timedelta(minutes=1),
     )
     return queue, [t.pk for t in tasks]
 

@@ -9,11 +9,12 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from audit.models import AuditEvent
+from common.admin import ReadOnlyAdmin
 from common.scoping import sees_all, user_program_ids
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["occurred_at", "action", "actor", "object_type", "object_id", "program_id"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "action", "actor"]
@@ -28,12 +29,3 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString
 
 from audit.actors import actor_for_user
 from campaigns.models import Contact, Purpose, Queue
+from common.admin import ReadOnlyAdmin
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin
 from consent.forms import AlumniImportForm, ConsentForm, ExportForm, RevokeForm
@@ -365,7 +366,7 @@ class ConsentInline(admin.TabularInline):  # type: ignore[type-arg]
         return consent_allows(obj)
 
 
-class DisclosureInline(admin.TabularInline):  # type: ignore[type-arg]
+class DisclosureInline(ReadOnlyAdmin, admin.TabularInline):  # type: ignore[type-arg]
     """The patient's accounting of disclosures (compliance officers)."""
 
     model = Disclosure
@@ -380,15 +381,6 @@ class DisclosureInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     verbose_name_plural = "Part 2 disclosures (accounting, 42 CFR 2.25)"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Disclosure)

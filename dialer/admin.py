@@ -15,6 +15,7 @@ from django_celery_beat.models import PeriodicTask
 
 from audit.actors import actor_for_user
 from campaigns.models import WEEKDAY_CHOICES, Queue
+from common.admin import ReadOnlyAdmin
 from common.scoping import ProgramScopedAdmin, sees_all
 from dialer.abandonment import AbandonmentError, abandonment_rate, abandonment_resume
 from dialer.models import ApiClient, CallAttempt, CallTask
@@ -82,7 +83,7 @@ class CallTaskAdmin(ProgramScopedAdmin):
 
 
 @admin.register(CallAttempt)
-class CallAttemptAdmin(ProgramScopedAdmin):
+class CallAttemptAdmin(ReadOnlyAdmin, ProgramScopedAdmin):
     program_path = "task__queue__program"
     list_display = ["__str__", "task", "attempt_number", "started_at", "outcome", "backend"]
     list_filter = ["outcome", "backend", "answered", "abandoned"]
@@ -90,15 +91,6 @@ class CallAttemptAdmin(ProgramScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in CallAttempt._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiClient)

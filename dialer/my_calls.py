@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from audit.actors import actor_for_user
+from common.admin import ReadOnlyAdmin
 from dialer.models import MyCall, Outcome
 from dialer.outcomes import OutcomeError, attempt_outcome_record
 from dialer.preview import current_call, preview_take_next
@@ -47,16 +48,7 @@ def _staff(request: HttpRequest) -> User:
 
 
 @admin.register(MyCall)
-class MyCallsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+class MyCallsAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if not self.has_view_permission(request):
             return HttpResponse(status=403)

@@ -24,6 +24,7 @@ from django.utils.html import format_html
 
 from audit.actors import actor_for_user
 from audit.services import audit_record
+from common.admin import ReadOnlyAdmin
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, mask
 from common.scoping import sees_all, user_program_ids
@@ -319,7 +320,7 @@ def _freshness_note(as_of: date | None, today: date) -> str:
 
 
 @admin.register(RegistryLoad)
-class RegistryLoadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegistryLoadAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = [
         "id",
         "source",
@@ -355,18 +356,9 @@ class RegistryLoadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def area_code_count(self, obj: RegistryLoad) -> str:
         return "all" if obj.area_codes == [ALL_AREA_CODES] else str(len(obj.area_codes))
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(RegistryCoverage)
-class RegistryCoverageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegistryCoverageAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Freshness per source and area code; the copies that expire first come first."""
 
     list_display = ["source", "area", "as_of", "age_days", "expires_on", "state", "load_link"]
@@ -420,12 +412,3 @@ class RegistryCoverageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 request, "Some registry copies are expired: solicitation calls to them are blocked."
             )
         return super().changelist_view(request, extra)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from audit.actors import actor_for_user
 from campaigns.models import Program
+from common.admin import ReadOnlyAdmin
 from common.scoping import sees_all, user_program_ids
 from reports.charts import dashboard_charts
 from reports.forms import DashboardFilterForm
@@ -86,17 +87,8 @@ def _csv_safe(value: object) -> str:
 
 
 @admin.register(MarketingCall)
-class MarketingDashboardAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MarketingDashboardAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
     template = "admin/reports/marketingcall/dashboard.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name

@@ -105,8 +105,29 @@ class PhoneInline(admin.TabularInline):  # type: ignore[type-arg]
     can_delete = False
 
 
+class IdentifiersViewedAdmin(ProgramScopedAdmin):
+    """A page that shows a person's names, numbers or CRM id: every display is recorded
+    in the audit trail (who, when, which object), as `identifiers_viewed` describes it."""
+
+    def identifiers_viewed(self, obj: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            audit_record(actor=actor_for_user(request.user), **self.identifiers_viewed(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
 @admin.register(Contact)
-class ContactAdmin(ProgramScopedAdmin):
+class ContactAdmin(IdentifiersViewedAdmin):
     list_display = ["__str__", "external_id", "program", "patient_status", "state", "created_at"]
     list_filter = ["patient_status", "program", "state"]
     search_fields = ["external_id"]  # names and numbers are encrypted: search by the CRM id
@@ -124,26 +145,14 @@ class ContactAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Contact | None = None,
-    ) -> HttpResponse:
-        # Every display of a contact's names, numbers and CRM id is recorded: who, when, which.
-        if obj is not None and obj.pk is not None:
-            audit_record(
-                actor=actor_for_user(request.user),
-                action="contact.identifiers_viewed",
-                object_type="contact",
-                object_id=obj.pk,
-                program_id=obj.program_id,
-                data={"phones": sorted(obj.phones.values_list("pk", flat=True))},
-            )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def identifiers_viewed(self, obj: Contact) -> dict[str, Any]:
+        return {
+            "action": "contact.identifiers_viewed",
+            "object_type": "contact",
+            "object_id": obj.pk,
+            "program_id": obj.program_id,
+            "data": {"phones": sorted(obj.phones.values_list("pk", flat=True))},
+        }
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -184,7 +193,7 @@ class ContactAdmin(ProgramScopedAdmin):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(ProgramScopedAdmin):
+class PhoneNumberAdmin(IdentifiersViewedAdmin):
     program_path = "contact__program"
     list_display = ["__str__", "masked", "line_type", "provided_by_patient", "contact"]
     list_filter = ["line_type", "provided_by_patient"]
@@ -195,26 +204,14 @@ class PhoneNumberAdmin(ProgramScopedAdmin):
     def masked(self, obj: PhoneNumber) -> str:
         return mask(obj.number)
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: PhoneNumber | None = None,
-    ) -> HttpResponse:
-        # The page shows the whole number: recorded like a contact's page.
-        if obj is not None and obj.pk is not None:
-            audit_record(
-                actor=actor_for_user(request.user),
-                action="phone.identifiers_viewed",
-                object_type="phone_number",
-                object_id=obj.pk,
-                program_id=obj.contact.program_id,
-                data={"contact": obj.contact_id},
-            )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def identifiers_viewed(self, obj: PhoneNumber) -> dict[str, Any]:
+        return {
+            "action": "phone.identifiers_viewed",
+            "object_type": "phone_number",
+            "object_id": obj.pk,
+            "program_id": obj.contact.program_id,
+            "data": {"contact": obj.contact_id},
+        }
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

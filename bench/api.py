@@ -9,7 +9,7 @@
 2. Starts gunicorn (`config.wsgi`, production settings, DEBUG off, 2 workers,
    gthread) on a free loopback port, with the throttle raised out of the way
    and Redis on a database of its own (REDIS_BENCH_DB, default 15).
-3. 16 client threads, each with its own keep-alive connection, send requests
+3. 16 clients (one asyncio loop, a keep-alive connection each) send requests
    back to back for the duration: eligibility of a known number, and callbacks
    for new numbers, each with its own Idempotency-Key.
 4. Stops gunicorn (its pid only), drops the database and the Redis keys it made.
@@ -23,19 +23,22 @@ fails if there is one (BENCH_SHOW_ERRORS=1 prints their bodies).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -54,6 +57,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bench.decide import machine  # noqa: E402
+from dnc.index import index_dir  # noqa: E402
 
 CLIENTS = 16
 WORKERS = 2
@@ -105,7 +109,39 @@ def seed(rng: random.Random) -> tuple[str, list[str]]:
             last_name="Doe",
         )
     _, token = api_client_create(program=program, name="bench", actor=actor)
+    registry_seed(rng, numbers)
     return token, numbers
+
+
+def registry_seed(rng: random.Random, numbers: list[str]) -> None:
+    """A national list of the bench's area codes (a tenth of the contacts on it) and a
+    Florida list, loaded as production loads them, and the index a server reads."""
+    import numpy as np
+
+    from audit.actors import actor_system
+    from bench.dnc import write_numbers
+    from dnc.index import index_build
+    from dnc.registry.load import RegistryInput, registry_load
+
+    keys = np.array([int(n[2:]) for n in rng.sample(numbers, len(numbers) // 10)], np.int64)
+    codes = [int(code) for code in AREA_CODES]
+    others = np.array(
+        [rng.choice(codes) * 10_000_000 + rng.randint(2_000_000, 9_999_999) for _ in range(50_000)],
+        np.int64,
+    )
+    national = np.unique(np.concatenate([keys, others]))
+    with tempfile.TemporaryDirectory() as work:
+        for source, listed in (("national", national), ("state:FL", national[::7])):
+            path = Path(work) / f"{source.replace(':', '_')}.txt"
+            write_numbers(path, listed)
+            registry_load(
+                source=source,
+                kind="full",
+                inputs=[RegistryInput(path)],
+                as_of=date.today(),
+                actor=actor_system("bench"),
+            )
+    index_build()
 
 
 def _free_port() -> int:
@@ -178,77 +214,86 @@ class Result:
     cpu: tuple[float, float] | None = None  # server, database seconds in the window
 
 
-def load(
-    port: int, path: str, bodies: Any, seconds: float, warmup: float, cpu: Any = None
-) -> Result:
-    """CLIENTS threads, each on its own keep-alive connection, back to back for `seconds`."""
-    result = Result()
-    lock = threading.Lock()
-    start = time.monotonic() + warmup
-    stop = start + seconds
+def _request(path: str, token: str, extra: dict[str, str], body: dict[str, str]) -> bytes:
+    payload = json.dumps(body).encode()
+    headers = {
+        "Host": "127.0.0.1",
+        "Authorization": f"Token {token}",
+        "Content-Type": "application/json",
+        "Content-Length": str(len(payload)),
+        **extra,
+    }
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + payload
 
-    def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine: list[float] = []
-        errors: dict[int, int] = {}
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    """One request on a keep-alive connection; the answer's status and body."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, await reader.readexactly(length)
+
+
+def load(
+    port: int, path: str, token: str, make: Any, seconds: float, warmup: float, cpu: Any = None
+) -> Result:
+    """CLIENTS connections, each keep-alive, requests back to back for `seconds`.
+
+    One asyncio loop writes pre-encoded requests and reads the answers: a client
+    light enough not to take the CPU the server is measured on.
+    """
+    result = Result()
+
+    async def client(start: float, stop: float) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        loop = asyncio.get_running_loop()
         while True:
-            headers, body = next(bodies)
-            sent = time.monotonic()
+            extra, body = make()
+            request = _request(path, token, extra, body)
+            sent = loop.time()
             if sent >= stop:
                 break
             try:
-                conn.request("POST", path, body=body, headers=headers)
-                response = conn.getresponse()
-                answer = response.read()
-                status = response.status
-                if status >= 300 and os.environ.get("BENCH_SHOW_ERRORS"):
-                    print(status, answer[:300], file=sys.stderr)
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status = 599
-            done = time.monotonic()
+                status, answer = await _exchange(reader, writer, request)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                status, answer = 599, b""
+            if status >= 300 and os.environ.get("BENCH_SHOW_ERRORS"):
+                print(status, answer[:300], file=sys.stderr)
             if sent >= start:
                 if 200 <= status < 300:
-                    mine.append(done - sent)
+                    result.latencies.append(loop.time() - sent)
                 else:
-                    errors[status] = errors.get(status, 0) + 1
-        conn.close()
-        with lock:
-            result.latencies.extend(mine)
-            for status, count in errors.items():
-                result.errors[status] = result.errors.get(status, 0) + count
+                    result.errors[status] = result.errors.get(status, 0) + 1
+        writer.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    if cpu is not None:
-        time.sleep(max(0.0, start - time.monotonic()))
+    async def measure_cpu(start: float, stop: float) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, start - loop.time()))
         before = cpu()
-        time.sleep(max(0.0, stop - time.monotonic()))
+        await asyncio.sleep(max(0.0, stop - loop.time()))
         after = cpu()
         result.cpu = (after[0] - before[0], after[1] - before[1])
-    for thread in threads:
-        thread.join()
+
+    async def run() -> None:
+        start = asyncio.get_running_loop().time() + warmup
+        stop = start + seconds
+        jobs = [client(start, stop) for _ in range(CLIENTS)]
+        if cpu is not None:
+            jobs.append(measure_cpu(start, stop))
+        await asyncio.gather(*jobs)
+
+    asyncio.run(run())
     result.elapsed = seconds
     return result
-
-
-class Bodies:
-    """Thread-safe request bodies: next() gives (headers, body bytes)."""
-
-    def __init__(self, token: str, make: Any) -> None:
-        self.lock = threading.Lock()
-        self.make = make
-        self.base = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-
-    def __iter__(self) -> Bodies:
-        return self
-
-    def __next__(self) -> tuple[dict[str, str], bytes]:
-        with self.lock:
-            extra, body = self.make()
-        return {**self.base, **extra}, json.dumps(body).encode()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -355,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
             result = load(
                 port,
                 path,
-                Bodies(token, make),
+                token,
+                make,
                 seconds,
                 warmup,
                 cpu=lambda: _cpu_seconds(server_pid, db_name),
@@ -371,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.kill()
                 server.wait()
         _cleanup_redis()
+        shutil.rmtree(index_dir(), ignore_errors=True)
         creation.destroy_test_db(db_name, verbosity=0)
     return 1 if failed else 0
 

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Q, QuerySet, Value
-from django.db.models.expressions import RawSQL
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose
@@ -77,18 +76,21 @@ def consent_facts_for(
     rows = _consent_rows(contact_ids)
     if not rows:
         return {}
-    with_consents = {row[1] for row in rows}
-    phones = PhoneNumber.objects.filter(contact_id__in=with_consents)
+    with_consents = list({row[1] for row in rows})
     pairs: list[FactKey] = []
     if numbers is None:
+        phones = PhoneNumber.objects.filter(contact_id__in=with_consents)
         for contact_id, e164 in phones.values_list("contact_id", "number"):
             pairs.append((contact_id, e164))
     else:
         by_hash = {keyed_hash(n): n for n in set(numbers) if n}
-        found = phones.filter(number_hash__in=list(by_hash)).values_list(
-            "contact_id", "number_hash"
-        )
-        pairs.extend((contact_id, by_hash[h]) for contact_id, h in found)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT contact_id, number_hash FROM campaigns_phonenumber"
+                " WHERE contact_id = ANY(%s::bigint[]) AND number_hash = ANY(%s::text[])",
+                [with_consents, list(by_hash)],
+            )
+            pairs.extend((contact_id, by_hash[h]) for contact_id, h in cursor.fetchall())
     return _facts_for_pairs(rows, pairs)
 
 
@@ -99,34 +101,28 @@ def consent_facts_for_pairs(*, pairs: Iterable[FactKey]) -> dict[FactKey, tuple[
     return _facts_for_pairs(rows, wanted)
 
 
+# Plain SQL: this runs for every decision, one call's or a planner batch's; one array
+# parameter, because an IN list of 100,000 parameters costs more than the query.
+_CONSENT_ROWS = """
+SELECT c.id, c.contact_id, c.kind, c.number_hash, c.purposes,
+       c.signed_at, c.expires_at, c.revoked_at,
+       ARRAY(SELECT r.program_id FROM consent_consent_recipient_programs r
+              WHERE r.consent_id = c.id ORDER BY r.program_id),
+       ct.program_id
+  FROM consent_consent c
+  JOIN campaigns_contact ct ON ct.id = c.contact_id
+ WHERE c.contact_id = ANY(%s::bigint[])
+ ORDER BY c.contact_id, c.signed_at, c.id
+"""
+
+
 def _consent_rows(contact_ids: Iterable[int | None]) -> list[_Row]:
     ids = list({int(i) for i in contact_ids if i is not None})
     if not ids:
         return []
-    return list(
-        # One array parameter: an IN list of 100,000 parameters costs more than the query.
-        Consent.objects.filter(contact_id__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
-        .annotate(
-            recipient_ids=ArrayAgg(
-                "recipient_programs__id",
-                filter=Q(recipient_programs__isnull=False),
-                default=Value([]),
-            )
-        )
-        .order_by("contact_id", "signed_at", "id")
-        .values_list(
-            "id",
-            "contact_id",
-            "kind",
-            "number_hash",
-            "purposes",
-            "signed_at",
-            "expires_at",
-            "revoked_at",
-            "recipient_ids",
-            "contact__program_id",
-        )
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSENT_ROWS, [ids])
+        return cursor.fetchall()
 
 
 def _facts_for_pairs(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
 
-from campaigns.models import Contact, PhoneNumber, Program, Queue
+from campaigns.models import PatientStatus, PhoneNumber, Program, Queue
 from common.crypto import keyed_hash
 from common.phones import line_type
 from dialer.decision.engine import Decision, decide
-from dialer.models import OPEN_STATUSES, CallTask
-from dialer.selectors import task_facts_many
+from dialer.models import OPEN_STATUSES
+from dialer.selectors import TaskRow, task_facts_many
 
 
 class EligibilityError(ValueError):
@@ -23,12 +24,62 @@ class EligibilityError(ValueError):
         self.message = message
 
 
+# What is on file, in one read (plain SQL: this runs on every eligibility request).
+# The contact with its first number (that number, when one is given), and the open
+# task of that number on the queue, if any.
+_SELECT = """
+SELECT ct.id, ct.state, ct.postal_code, ct.patient_status,
+       ph.number, ph.line_type, ph.provided_by_patient,
+       t.id, t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at
+"""
+_OPEN_TASK = """
+  LEFT JOIN LATERAL (
+        SELECT t.id, t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at
+          FROM dialer_calltask t
+         WHERE t.queue_id = %(queue)s AND t.number_hash = ph.number_hash
+           AND t.status = ANY(%(open)s)
+         ORDER BY t.id LIMIT 1) t ON true
+"""
+_BY_NUMBER = f"""{_SELECT}
+  FROM campaigns_phonenumber ph
+  JOIN campaigns_contact ct ON ct.id = ph.contact_id
+{_OPEN_TASK}
+ WHERE ph.number_hash = %(hash)s AND ct.program_id = %(program)s
+ ORDER BY ph.id LIMIT 1
+"""
+_BY_CONTACT = f"""{_SELECT}
+  FROM campaigns_contact ct
+  LEFT JOIN LATERAL (
+        SELECT ph.* FROM campaigns_phonenumber ph
+         WHERE ph.contact_id = ct.id
+           AND (%(hash)s::text IS NULL OR ph.number_hash = %(hash)s)
+         ORDER BY ph.id LIMIT 1) ph ON true
+{_OPEN_TASK}
+ WHERE ct.id = %(contact)s AND ct.program_id = %(program)s
+"""  # noqa: S608 (constants only)
+
+_KEYS = (
+    "contact",
+    "state",
+    "postal_code",
+    "patient_status",
+    "number",
+    "line_type",
+    "provided_by_patient",
+    "task",
+    "attempts",
+    "last_attempt_at",
+    "requested_at",
+    "appointment_at",
+)
+
+
 def eligibility_decide(
     *,
     program: Program,
     queue: Queue,
     at: datetime,
-    contact: Contact | None = None,
+    contact_id: int | None = None,
     phone: str | None = None,
     state: str = "",
     postal_code: str = "",
@@ -40,64 +91,64 @@ def eligibility_decide(
     (consents, attempts); an unknown one as a new person. For a callback queue
     the request is taken to be made at `at`. Nothing is saved.
 
-    1. Find the number on file (the contact's, or the program's by keyed
-       hash) together with its open task on this queue, in one query.
-    2. Otherwise stand up unsaved contact, number and task rows.
-    3. Load the facts (dialer.selectors) and decide (pure).
+    1. Read what is on file: the contact (given, or the program's holder of the
+       number), its number and that number's open task on this queue (one query).
+    2. What is not on file is a new person: no id, no consents, no attempts.
+    3. State, ZIP code and patient status given override the file's.
+    4. Load the facts (dialer.selectors) and decide (pure).
+
+    Raises EligibilityError naming `contact` (not this program's) or `phone`
+    (a contact with no number and none given).
     """
-    number: PhoneNumber | None = None
-    open_task_id: int | None = None
-    if contact is None and phone is not None:
-        candidates = PhoneNumber.objects.filter(
-            contact__program=program, number_hash=keyed_hash(phone)
-        )
-        number, open_task_id = _number_with_open_task(candidates, queue)
-        if number is not None:
-            contact = number.contact
-    elif contact is not None:
-        candidates = contact.phones.all()
-        if phone:
-            candidates = candidates.filter(number_hash=keyed_hash(phone))
-        number, open_task_id = _number_with_open_task(candidates, queue)
-        if number is not None:
-            number.contact = contact
-    if contact is None:
-        contact = Contact(program=program)
-    if number is None:
-        if phone is None:
-            raise EligibilityError("phone", "This contact has no phone number.")
-        number = PhoneNumber(contact=contact, number=phone, line_type=line_type(phone))
-    if state or postal_code or patient_status:
-        contact = Contact(
-            pk=contact.pk,
-            program=program,
-            state=state or contact.state,
-            postal_code=postal_code or contact.postal_code,
-            patient_status=patient_status or contact.patient_status,
-        )
-    task = CallTask.objects.filter(pk=open_task_id).first() if open_task_id else None
-    if task is None:
-        task = CallTask(contact=contact, phone=number, queue=queue, requested_at=at, attempts=0)
+    row = _on_file(program, queue, contact_id, phone)
+    if row is None and contact_id is not None:
+        raise EligibilityError("contact", "Unknown contact.")
+    found: dict[str, Any] = dict(zip(_KEYS, row or (None,) * len(_KEYS), strict=True))
+    if found["number"] is not None:
+        number = phone or _decrypt_number(found["number"])
+        kind, provided = found["line_type"], found["provided_by_patient"]
+    elif phone is not None:
+        number, kind, provided = phone, line_type(phone), False
     else:
-        task.contact = contact
-        task.phone = number
-        task.requested_at = task.requested_at or at
-    return decide(task_facts_many([task], at=at)[0], at)
-
-
-def _number_with_open_task(
-    candidates: QuerySet[PhoneNumber], queue: Queue
-) -> tuple[PhoneNumber | None, int | None]:
-    """The first of these numbers (with its contact), and the id of its open task on `queue`."""
-    open_task = CallTask.objects.filter(
-        queue=queue, number_hash=OuterRef("number_hash"), status__in=OPEN_STATUSES
-    ).values("pk")[:1]
-    found = (
-        candidates.select_related("contact")
-        .annotate(open_task_id=Subquery(open_task))
-        .order_by("id")
-        .first()
+        raise EligibilityError("phone", "This contact has no phone number.")
+    requested = found["requested_at"] if found["task"] is not None else None
+    task = TaskRow(
+        pk=found["task"],
+        queue_id=queue.pk,
+        contact_id=found["contact"],
+        program_id=program.pk,
+        state=state or found["state"] or "",
+        postal_code=postal_code or found["postal_code"] or "",
+        patient_status=patient_status or found["patient_status"] or PatientStatus.NONE,
+        number=number,
+        line_type=kind,
+        provided_by_patient=bool(provided),
+        attempts=found["attempts"] or 0,
+        last_attempt_at=found["last_attempt_at"],
+        requested_at=requested or at,
+        appointment_at=found["appointment_at"],
     )
-    if found is None:
-        return None, None
-    return found, getattr(found, "open_task_id", None)
+    return decide(task_facts_many([task], at=at, queues={queue.pk: queue})[0], at)
+
+
+def _decrypt_number(stored: str) -> str:
+    field: Any = PhoneNumber._meta.get_field("number")
+    return str(field.from_db_value(stored, None, connection))
+
+
+def _on_file(
+    program: Program, queue: Queue, contact_id: int | None, phone: str | None
+) -> tuple[Any, ...] | None:
+    if contact_id is None and phone is None:
+        return None
+    params = {
+        "program": program.pk,
+        "queue": queue.pk,
+        "contact": contact_id,
+        "hash": keyed_hash(phone) if phone else None,
+        "open": [str(status) for status in OPEN_STATUSES],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_CONTACT if contact_id is not None else _BY_NUMBER, params)
+        row: tuple[Any, ...] | None = cursor.fetchone()
+    return row

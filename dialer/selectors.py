@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,7 +32,13 @@ from dialer.decision.facts import (
     TaskFacts,
 )
 from dialer.models import CallTask
-from dnc.selectors import dnc_status_many, registry_as_of_many
+from dnc.selectors import (
+    DncStatus,
+    RegistryAsOf,
+    dnc_one,
+    dnc_status_many,
+    registry_as_of_many,
+)
 
 ABANDONMENT_PAUSE = "abandon_rate_exceeded"
 RECENT_ATTEMPTS = timedelta(days=8)  # the longest cap window (7 days) plus a margin
@@ -178,26 +184,41 @@ def _stored_e164(number: str | None) -> str | None:
     return try_e164(number) if number else None
 
 
+def _dnc_facts(
+    numbers: Sequence[str],
+) -> tuple[Mapping[str, DncStatus], Mapping[str, RegistryAsOf]]:
+    """DNC status and registry as-of dates: set-based for a batch, one round trip for one."""
+    if len(set(numbers)) == 1:
+        status, as_of = dnc_one(number_e164=numbers[0])
+        return {numbers[0]: status}, {numbers[0]: as_of}
+    return dnc_status_many(numbers=numbers), registry_as_of_many(numbers=numbers)
+
+
 def task_facts_many(
-    tasks: Sequence[CallTask] | Sequence[TaskRow], *, at: datetime
+    tasks: Sequence[CallTask] | Sequence[TaskRow],
+    *,
+    at: datetime,
+    queues: Mapping[int, Queue] | None = None,
 ) -> list[TaskFacts]:
-    """Facts for task rows, or task instances with their contact and phone loaded."""
+    """Facts for task rows, or task instances with their contact and phone loaded.
+
+    `queues`: the tasks' queues with their programs, when the caller has just
+    read them (they are read here otherwise, each once).
+    """
     rows = [t if isinstance(t, TaskRow) else TaskRow.of(t) for t in tasks]
     numbers = [_stored_e164(row.number) for row in rows]
     valid = [n for n in numbers if n is not None]
-    dnc = dnc_status_many(numbers=valid)
-    registry = registry_as_of_many(numbers=valid)
+    dnc, registry = _dnc_facts(valid)
     contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
     consents = consent_facts_for(contact_ids=contact_ids, numbers=valid)
-    attempts = recent_attempts_for(contact_ids=contact_ids, at=at)
-    # One read of each queue and program, whether or not the tasks carry them.
-    queue_rows = {
-        q.pk: q
-        for q in Queue.objects.select_related("program").filter(
-            pk__in={row.queue_id for row in rows}
-        )
-    }
-    queues = {pk: queue_facts(q) for pk, q in queue_rows.items()}
+    attempts = recent_attempts_for(contact_ids=contact_ids, at=at) if contact_ids else {}
+    wanted = {row.queue_id for row in rows}
+    queue_rows = dict(queues or {})
+    if not wanted <= queue_rows.keys():
+        queue_rows = {
+            q.pk: q for q in Queue.objects.select_related("program").filter(pk__in=wanted)
+        }
+    facts_of_queue = {pk: queue_facts(q) for pk, q in queue_rows.items()}
     programs = {q.program_id: program_facts(q.program) for q in queue_rows.values()}
     # Most rows share their DNC, registry and contact facts: build each distinct one once.
     dnc_facts: dict[object, DncFacts] = {}
@@ -236,7 +257,7 @@ def task_facts_many(
             TaskFacts(
                 task_id=row.pk,
                 program=programs[queue.program_id],
-                queue=queues[queue.pk],
+                queue=facts_of_queue[queue.pk],
                 contact=contact,
                 number=NumberFacts(
                     e164=e164,

@@ -66,19 +66,33 @@ def dnc_status(*, number_e164: str) -> DncStatus:
 
     Raises InvalidPhoneNumber (without the number) for anything but +1 E.164.
     """
+    return _one(number_e164)[0]
+
+
+def dnc_one(*, number_e164: str) -> tuple[DncStatus, RegistryAsOf]:
+    """`dnc_status` and the registry as-of dates of one number, in the same round trip
+    (the coverage of the registry version read is kept in this process)."""
+    status, version = _one(number_e164)
+    area = key_from_e164(number_e164) // AREA_SPAN
+    return status, _registry_as_of(_coverage(version.stamp), area)
+
+
+def _one(number_e164: str) -> tuple[DncStatus, RegistryVersion]:
     key = key_from_e164(number_e164)
     number_hash = keyed_hash(number_e164)
     with connection.cursor() as cursor:
         if index_cached() is not None:
             cursor.execute(_ONE_INTERNAL, [number_hash])
             generation, stamp, internal = cursor.fetchone()
-            index = index_for(RegistryVersion(generation or 0, stamp or ""))
+            version = RegistryVersion(generation or 0, stamp or "")
+            index = index_for(version)
             if index is not None:
-                return _status(internal, index.contains_one(key), generation)
+                return _status(internal, index.contains_one(key), version.generation), version
         cursor.execute(_ONE_FULL, [number_hash, key // AREA_SPAN, key])
         generation, stamp, internal, sources = cursor.fetchone()
-    index_for(RegistryVersion(generation or 0, stamp or ""))  # mapped now for the next call
-    return _status(internal, sources, generation or 0)
+    version = RegistryVersion(generation or 0, stamp or "")
+    index_for(version)  # mapped now for the next call
+    return _status(internal, sources, version.generation), version
 
 
 def dnc_status_many(*, numbers: Sequence[str]) -> dict[str, DncStatus]:
@@ -138,12 +152,6 @@ def registry_as_of_many(*, numbers: Sequence[str]) -> dict[str, RegistryAsOf]:
     """Per number: as-of dates of the national copy of its area code and of every state list."""
     keys, _ = keys_from_numbers(numbers)
     coverage = _coverage()
-    national = coverage.get(NATIONAL, {})
-    states = {
-        source.removeprefix(STATE_PREFIX): areas
-        for source, areas in coverage.items()
-        if source != NATIONAL
-    }
     per_area: dict[int, RegistryAsOf] = {}
     found: dict[str, RegistryAsOf] = {}
     for number, key in zip(numbers, keys.tolist(), strict=True):
@@ -152,14 +160,22 @@ def registry_as_of_many(*, numbers: Sequence[str]) -> dict[str, RegistryAsOf]:
         area = key // AREA_SPAN
         answer = per_area.get(area)
         if answer is None:
-            answer = per_area[area] = RegistryAsOf(
-                national=_as_of(national, area),
-                states=MappingProxyType(
-                    {code: _as_of(areas, area) for code, areas in states.items()}
-                ),
-            )
+            answer = per_area[area] = _registry_as_of(coverage, area)
         found[number] = answer
     return found
+
+
+def _registry_as_of(coverage: Mapping[str, Mapping[int, date]], area: int) -> RegistryAsOf:
+    return RegistryAsOf(
+        national=_as_of(coverage.get(NATIONAL, {}), area),
+        states=MappingProxyType(
+            {
+                source.removeprefix(STATE_PREFIX): _as_of(areas, area)
+                for source, areas in coverage.items()
+                if source != NATIONAL
+            }
+        ),
+    )
 
 
 def _as_of(areas: Mapping[int, date], area: int) -> date | None:
@@ -232,11 +248,18 @@ def _registry_postgres(keys: Keys) -> dict[str, Mask]:
 _coverage_cache: tuple[str, dict[str, dict[int, date]]] | None = None
 
 
-def _coverage() -> dict[str, dict[int, date]]:
+def _coverage(stamp: str | None = None) -> dict[str, dict[int, date]]:
+    """The as-of date of every copy in force, by source and area code.
+
+    A version's coverage never changes (a load writes both in one transaction),
+    so it is kept per stamp; `stamp` is the version the caller has just read.
+    """
     global _coverage_cache
+    cached = _coverage_cache
+    if stamp and cached is not None and cached[0] == stamp:
+        return cached[1]
     with connection.cursor() as cursor:
         stamp = current_version(cursor).stamp
-        cached = _coverage_cache
         if cached is not None and stamp and cached[0] == stamp:
             return cached[1]
         cursor.execute(

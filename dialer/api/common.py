@@ -131,8 +131,9 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
 
     DRF's default keeps every request time of the window in one cache entry,
     read and rewritten whole by each request (6,000 floats at 6000/min); here
-    each request adds one to a small integer in Redis (`add`, else `incr`).
-    A client may burst to twice the rate across a window boundary, never more.
+    each request adds one to a small integer in Redis: SET NX (with the
+    window's expiry) and INCR, pipelined in one round trip. A client may burst
+    to twice the rate across a window boundary, never more.
     """
 
     scope = "client"
@@ -159,13 +160,13 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // duration)
         self.window_end = float((window + 1) * duration)
-        key = f"{base}:{window}"
-        count = 1
-        if not self.cache.add(key, 1, timeout=duration + 1):
-            try:
-                count = self.cache.incr(key)
-            except ValueError:  # expired between add and incr: a new window
-                self.cache.add(key, 1, timeout=duration + 1)
+        key = self.cache.make_and_validate_key(f"{base}:{window}")
+        # The Redis client under Django's cache (its pool); the cache API has no pipeline.
+        redis: Any = self.cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+        pipe = redis.pipeline()
+        pipe.set(key, 0, ex=duration + 1, nx=True)
+        pipe.incr(key)
+        count = int(pipe.execute()[1])
         return count <= limit
 
     def wait(self) -> float | None:

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.models import Contact, PatientStatus, Queue
+from campaigns.models import PatientStatus
+from campaigns.selectors import queue_by_slug
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
@@ -46,20 +47,15 @@ class Eligibility(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         program = principal(request).program
-        queue = Queue.objects.filter(program=program, slug=fields["queue"]).first()
+        queue = queue_by_slug(program, fields["queue"])
         if queue is None:
             raise ApiError.for_field("queue", "Unknown queue.")
-        contact = None
-        if "contact" in fields:
-            contact = Contact.objects.filter(program=program, pk=fields["contact"]).first()
-            if contact is None:
-                raise ApiError.for_field("contact", "Unknown contact.")
         try:
             decision = eligibility_decide(
                 program=program,
                 queue=queue,
                 at=fields.get("at") or timezone.now(),
-                contact=contact,
+                contact_id=fields.get("contact"),
                 phone=fields.get("phone"),
                 state=fields["state"],
                 postal_code=fields["postal_code"],

@@ -81,6 +81,10 @@ class TestFiltering:
             ("queues/?purpose=sales", "purpose"),
             ("consents/?kind=verbal", "kind"),
             ("consents/?contact=first", "contact"),
+            # A misspelt filter would otherwise list everything; an odd name is not echoed.
+            ("tasks/?stauts=done", "stauts"),
+            ("consents/?kind=part2&=", "query"),
+            ("queues/?%2B12125550101=1", "query"),
         ],
     )
     def test_a_filter_it_cannot_read_is_bad_input(

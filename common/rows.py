@@ -1,0 +1,45 @@
+"""Model instances from plain SQL rows, for the few reads on a request's hot path.
+
+Compiling a queryset costs about a millisecond of CPU per read here; running
+the same SELECT as plain SQL costs a tenth of that. `columns` names a model's
+columns for a SELECT, and `instance` builds the model from its slice of the
+row as the ORM would: field converters applied (arrays, JSON, encrypted text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+
+
+@cache
+def _fields(model: type[models.Model]) -> tuple[tuple[str, Callable[..., Any] | None], ...]:
+    return tuple(
+        (field.attname, getattr(field, "from_db_value", None))
+        for field in model._meta.concrete_fields
+    )
+
+
+@cache
+def columns(model: type[models.Model], alias: str) -> str:
+    """`alias."col1", alias."col2", ...` in the order `instance` reads them."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def width(model: type[models.Model]) -> int:
+    return len(_fields(model))
+
+
+def instance(model: type[M], values: Sequence[Any]) -> M:
+    """The model from a row's values for `columns(model, ...)`, as a query would give it."""
+    fields = _fields(model)
+    converted = [
+        convert(value, None, connection) if convert is not None else value
+        for (_, convert), value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [name for name, _ in fields], converted)

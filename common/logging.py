@@ -3,14 +3,14 @@ like a US number are redacted from every log record.
 
 `GET /api/v1/dnc/{number}/` (API.md) puts a number in the URL, and Django
 logs the path of every 4xx answer ("Bad Request: /api/v1/dnc/..."), runserver
-and gunicorn log every request line. Two layers:
+and granian (with --access-log) log every request line. Two layers:
 
 1. `RedactPhi`, a logging filter, cleans each record a handler receives
    (LOGGING attaches it to every handler).
 2. Configuring that filter also installs a log record factory that cleans
    every record when it is created, in this process, whichever logger or
-   handler it goes to: gunicorn's access and error logs (created in the
-   worker that loaded Django), a library's own handler, a test's capture.
+   handler it goes to: granian's access log (written by the worker that
+   loaded Django), a library's own handler, a test's capture.
 
 A record is cleaned by formatting its message once (msg % args), redacting
 it, and keeping the result as the message with no args; a traceback is

@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from audit.services import audit_record
-from campaigns.models import Contact, Program, Queue
+from campaigns.models import Contact, Program
+from campaigns.selectors import queue_by_slug
 from campaigns.services import PhoneInput, contact_create, phone_add
 from common.phones import to_e164
 from consent.models import Consent
@@ -204,7 +205,7 @@ def _external_task(
     )
     if contact is None:
         raise CrmRecordError("contact", "Unknown contact.")
-    queue = Queue.objects.filter(program=program, slug=queue_slug).first()
+    queue = queue_by_slug(program, queue_slug) if queue_slug else None
     if queue is None:
         raise CrmRecordError("queue", "Unknown queue.")
     assert number is not None

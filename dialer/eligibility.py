@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -10,6 +11,7 @@ from django.db import connection
 from campaigns.models import PatientStatus, PhoneNumber, Program, Queue
 from common.crypto import keyed_hash
 from common.phones import line_type
+from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
 from dialer.models import OPEN_STATUSES
 from dialer.selectors import TaskRow, task_facts_many
@@ -24,30 +26,31 @@ class EligibilityError(ValueError):
         self.message = message
 
 
-# What is on file, in one read (plain SQL: this runs on every eligibility request).
-# The contact with its first number (that number, when one is given), and the open
+# What is on file, in one read (plain SQL: this runs on every eligibility request):
+# the queue by slug, the contact (given, or the program's first holder of the
+# number) with its first number (that number, when one is given), and the open
 # task of that number on the queue, if any.
-_SELECT = """
-SELECT ct.id, ct.state, ct.postal_code, ct.patient_status,
-       ph.number, ph.line_type, ph.provided_by_patient,
-       t.id, t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at
-"""
 _OPEN_TASK = """
   LEFT JOIN LATERAL (
         SELECT t.id, t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at
           FROM dialer_calltask t
-         WHERE t.queue_id = %(queue)s AND t.number_hash = ph.number_hash
+         WHERE t.queue_id = q.id AND t.number_hash = ph.number_hash
            AND t.status = ANY(%(open)s)
          ORDER BY t.id LIMIT 1) t ON true
 """
-_BY_NUMBER = f"""{_SELECT}
+_FOUND = """
+SELECT ct.id, ct.state, ct.postal_code, ct.patient_status,
+       ph.number, ph.line_type, ph.provided_by_patient,
+       t.id, t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at
+"""
+_BY_NUMBER = f"""{_FOUND}
   FROM campaigns_phonenumber ph
   JOIN campaigns_contact ct ON ct.id = ph.contact_id
 {_OPEN_TASK}
- WHERE ph.number_hash = %(hash)s AND ct.program_id = %(program)s
+ WHERE ph.number_hash = %(hash)s AND ct.program_id = q.program_id
  ORDER BY ph.id LIMIT 1
 """
-_BY_CONTACT = f"""{_SELECT}
+_BY_CONTACT = f"""{_FOUND}
   FROM campaigns_contact ct
   LEFT JOIN LATERAL (
         SELECT ph.* FROM campaigns_phonenumber ph
@@ -55,8 +58,19 @@ _BY_CONTACT = f"""{_SELECT}
            AND (%(hash)s::text IS NULL OR ph.number_hash = %(hash)s)
          ORDER BY ph.id LIMIT 1) ph ON true
 {_OPEN_TASK}
- WHERE ct.id = %(contact)s AND ct.program_id = %(program)s
+ WHERE ct.id = %(contact)s AND ct.program_id = q.program_id
 """  # noqa: S608 (constants only)
+
+
+@cache
+def _on_file_sql(by_contact: bool) -> str:
+    found = _BY_CONTACT if by_contact else _BY_NUMBER
+    return (
+        f"SELECT {columns(Queue, 'q')}, f.* FROM campaigns_queue q"  # noqa: S608 (constants)
+        f" LEFT JOIN LATERAL ({found}) f ON true"
+        " WHERE q.program_id = %(program)s AND q.slug = %(queue)s"
+    )
+
 
 _KEYS = (
     "contact",
@@ -77,7 +91,7 @@ _KEYS = (
 def eligibility_decide(
     *,
     program: Program,
-    queue: Queue,
+    queue_slug: str,
     at: datetime,
     contact_id: int | None = None,
     phone: str | None = None,
@@ -91,19 +105,35 @@ def eligibility_decide(
     (consents, attempts); an unknown one as a new person. For a callback queue
     the request is taken to be made at `at`. Nothing is saved.
 
-    1. Read what is on file: the contact (given, or the program's holder of the
-       number), its number and that number's open task on this queue (one query).
+    1. Read what is on file: the queue, the contact (given, or the program's
+       holder of the number), its number and that number's open task on the
+       queue (one query).
     2. What is not on file is a new person: no id, no consents, no attempts.
     3. State, ZIP code and patient status given override the file's.
     4. Load the facts (dialer.selectors) and decide (pure).
 
-    Raises EligibilityError naming `contact` (not this program's) or `phone`
-    (a contact with no number and none given).
+    Raises EligibilityError naming `queue` or `contact` (not this program's),
+    or `phone` (a contact with no number and none given).
     """
-    row = _on_file(program, queue, contact_id, phone)
-    if row is None and contact_id is not None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _on_file_sql(contact_id is not None),
+            {
+                "program": program.pk,
+                "queue": queue_slug,
+                "contact": contact_id,
+                "hash": keyed_hash(phone) if phone else None,
+                "open": [str(status) for status in OPEN_STATUSES],
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise EligibilityError("queue", "Unknown queue.")
+    queue = instance(Queue, row[: width(Queue)])
+    queue.program = program
+    found: dict[str, Any] = dict(zip(_KEYS, row[width(Queue) :], strict=True))
+    if contact_id is not None and found["contact"] is None:
         raise EligibilityError("contact", "Unknown contact.")
-    found: dict[str, Any] = dict(zip(_KEYS, row or (None,) * len(_KEYS), strict=True))
     if found["number"] is not None:
         number = phone or _decrypt_number(found["number"])
         kind, provided = found["line_type"], found["provided_by_patient"]
@@ -134,21 +164,3 @@ def eligibility_decide(
 def _decrypt_number(stored: str) -> str:
     field: Any = PhoneNumber._meta.get_field("number")
     return str(field.from_db_value(stored, None, connection))
-
-
-def _on_file(
-    program: Program, queue: Queue, contact_id: int | None, phone: str | None
-) -> tuple[Any, ...] | None:
-    if contact_id is None and phone is None:
-        return None
-    params = {
-        "program": program.pk,
-        "queue": queue.pk,
-        "contact": contact_id,
-        "hash": keyed_hash(phone) if phone else None,
-        "open": [str(status) for status in OPEN_STATUSES],
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_BY_CONTACT if contact_id is not None else _BY_NUMBER, params)
-        row: tuple[Any, ...] | None = cursor.fetchone()
-    return row

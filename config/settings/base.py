@@ -118,6 +118,16 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Parameters bound on the server, so PostgreSQL can keep a plan per statement and
+# connection: a statement run DB_PREPARE_THRESHOLD times is prepared. Planning was
+# most of the database time of an API request (bench/api.py). 0 turns it off
+# (for a connection pooler that cannot keep prepared statements).
+_prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 2, minimum=0)
+DATABASES["default"]["OPTIONS"] = {
+    **DATABASES["default"].get("OPTIONS", {}),
+    "server_side_binding": True,
+    "prepare_threshold": _prepare_threshold or None,
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The marketing alias: the same database, as a role that may read only the
@@ -215,7 +225,7 @@ SPECTACULAR_SETTINGS = {
 
 # No phone number in a log line (common.logging): every handler redacts the path
 # segment after /dnc/ and phone-shaped numbers, and configuring the filter cleans
-# every record of the process at creation (gunicorn's access log included).
+# every record of the process at creation (granian's access log included).
 # Django's own loggers are routed to these handlers so none keeps an unfiltered one.
 LOGGING = {
     "version": 1,

@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.models import Contact, Queue
+from campaigns.models import Contact
+from campaigns.selectors import queue_by_slug
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
@@ -121,7 +122,7 @@ class CallbackCreate(APIView):
         fields = data.validated_data
         queue = None
         if fields.get("queue"):
-            queue = Queue.objects.filter(program=who.program, slug=fields["queue"]).first()
+            queue = queue_by_slug(who.program, fields["queue"])
             if queue is None:
                 raise ApiError.for_field("queue", "Unknown queue.")
         contact = None

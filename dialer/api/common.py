@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import us
+from django.core.cache import cache as django_cache
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -126,6 +128,13 @@ class DecisionSerializer(serializers.Serializer):  # type: ignore[type-arg]
     evaluated_at = serializers.DateTimeField()
 
 
+@cache
+def _redis() -> Any:
+    """The Redis client of Django's cache, made once per process: the cache API has no
+    pipeline, and its `get_client` builds a new client object at every call."""
+    return django_cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+
+
 class ClientRateThrottle(throttling.SimpleRateThrottle):
     """Per API client, whatever address it calls from: a counter per fixed window.
 
@@ -161,9 +170,7 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         window = int(self.now // duration)
         self.window_end = float((window + 1) * duration)
         key = self.cache.make_and_validate_key(f"{base}:{window}")
-        # The Redis client under Django's cache (its pool); the cache API has no pipeline.
-        redis: Any = self.cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]
-        pipe = redis.pipeline()
+        pipe = _redis().pipeline(transaction=False)  # INCR alone is atomic; no MULTI needed
         pipe.set(key, 0, ex=duration + 1, nx=True)
         pipe.incr(key)
         count = int(pipe.execute()[1])

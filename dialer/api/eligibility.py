@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import PatientStatus
-from campaigns.selectors import queue_by_slug
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
@@ -47,13 +46,10 @@ class Eligibility(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         program = principal(request).program
-        queue = queue_by_slug(program, fields["queue"])
-        if queue is None:
-            raise ApiError.for_field("queue", "Unknown queue.")
         try:
             decision = eligibility_decide(
                 program=program,
-                queue=queue,
+                queue_slug=fields["queue"],
                 at=fields.get("at") or timezone.now(),
                 contact_id=fields.get("contact"),
                 phone=fields.get("phone"),

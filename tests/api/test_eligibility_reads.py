@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from campaigns.models import Contact, PatientStatus
 from campaigns.services import PhoneInput, contact_create
@@ -59,11 +60,11 @@ def test_an_open_task_is_decided_as_dispatch_would(
     task = _task(portfolio, **fields)
     expected = _dispatch_decision(task)
     by_number = eligibility_decide(
-        program=portfolio.program_a, queue=portfolio.callback_a, at=AT, phone=NUMBER
+        program=portfolio.program_a, queue_slug=portfolio.callback_a.slug, at=AT, phone=NUMBER
     )
     by_contact = eligibility_decide(
         program=portfolio.program_a,
-        queue=portfolio.callback_a,
+        queue_slug=portfolio.callback_a.slug,
         at=AT,
         contact_id=portfolio.contact_a.pk,
     )
@@ -75,7 +76,7 @@ def test_an_open_task_is_decided_as_dispatch_would(
 def test_a_closed_task_is_not_read(portfolio: Portfolio) -> None:
     _task(portfolio, attempts=3, status="done", requested_at=AT)
     decision = eligibility_decide(
-        program=portfolio.program_a, queue=portfolio.callback_a, at=AT, phone=NUMBER
+        program=portfolio.program_a, queue_slug=portfolio.callback_a.slug, at=AT, phone=NUMBER
     )
     assert decision.allowed, decision.codes
 
@@ -83,14 +84,16 @@ def test_a_closed_task_is_not_read(portfolio: Portfolio) -> None:
 def test_a_task_on_another_queue_is_not_read(portfolio: Portfolio) -> None:
     _task(portfolio, attempts=3, requested_at=AT)
     other = make_queue(portfolio.program_a, "callback", slug="callback-2")
-    decision = eligibility_decide(program=portfolio.program_a, queue=other, at=AT, phone=NUMBER)
+    decision = eligibility_decide(
+        program=portfolio.program_a, queue_slug=other.slug, at=AT, phone=NUMBER
+    )
     assert decision.allowed, decision.codes
 
 
 def test_a_contact_is_decided_on_its_own_number_and_state(portfolio: Portfolio) -> None:
     decision = eligibility_decide(
         program=portfolio.program_a,
-        queue=portfolio.callback_a,
+        queue_slug=portfolio.callback_a.slug,
         at=datetime(2026, 12, 1, 13, 30, tzinfo=UTC),  # 08:30 in Miami: before 9
         contact_id=portfolio.contact_a.pk,
     )
@@ -104,7 +107,7 @@ def test_a_number_not_on_the_contacts_file_keeps_the_contacts_facts(
     """contact_a lives in Florida; a California number given for it is checked in both."""
     decision = eligibility_decide(
         program=portfolio.program_a,
-        queue=portfolio.callback_a,
+        queue_slug=portfolio.callback_a.slug,
         at=datetime(2026, 12, 1, 16, 30, tzinfo=UTC),  # 11:30 Miami, 08:30 Los Angeles
         contact_id=portfolio.contact_a.pk,
         phone="+14155550188",
@@ -116,7 +119,7 @@ def test_a_number_not_on_the_contacts_file_keeps_the_contacts_facts(
 def test_given_facts_override_the_file(portfolio: Portfolio) -> None:
     decision = eligibility_decide(
         program=portfolio.program_a,
-        queue=portfolio.reactivation_a,
+        queue_slug=portfolio.reactivation_a.slug,
         at=AT,
         phone=NUMBER,
         patient_status=PatientStatus.FORMER,
@@ -130,7 +133,7 @@ def test_a_contact_of_another_program_or_without_a_number_is_refused(
     with pytest.raises(EligibilityError) as unknown:
         eligibility_decide(
             program=portfolio.program_b,
-            queue=portfolio.callback_b,
+            queue_slug=portfolio.callback_b.slug,
             at=AT,
             contact_id=portfolio.contact_a.pk,
         )
@@ -138,7 +141,10 @@ def test_a_contact_of_another_program_or_without_a_number_is_refused(
     bare = contact_create(program=portfolio.program_a, phones=[], actor=SYSTEM, external_id="A-2")
     with pytest.raises(EligibilityError) as no_number:
         eligibility_decide(
-            program=portfolio.program_a, queue=portfolio.callback_a, at=AT, contact_id=bare.pk
+            program=portfolio.program_a,
+            queue_slug=portfolio.callback_a.slug,
+            at=AT,
+            contact_id=bare.pk,
         )
     assert no_number.value.field == "phone"
 
@@ -153,6 +159,22 @@ def test_an_unknown_number_is_a_new_person(portfolio: Portfolio) -> None:
     assert Contact.objects.get(pk=other.pk).phones.get().number_hash == keyed_hash("+13055550199")
     # Known to program B as a former patient; program A knows nothing of it.
     decision = eligibility_decide(
-        program=portfolio.program_a, queue=portfolio.callback_a, at=AT, phone="+13055550199"
+        program=portfolio.program_a,
+        queue_slug=portfolio.callback_a.slug,
+        at=AT,
+        phone="+13055550199",
     )
     assert decision.allowed, decision.codes
+
+
+def test_its_reads_are_planned_once_per_connection(portfolio: Portfolio) -> None:
+    """Server-side binding with a prepare threshold (settings): from the third run on
+    one connection, PostgreSQL reuses the plan of what is on file instead of planning."""
+    for _ in range(3):
+        eligibility_decide(
+            program=portfolio.program_a, queue_slug=portfolio.callback_a.slug, at=AT, phone=NUMBER
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("FROM campaigns_phonenumber ph" in statement for statement in prepared), prepared

@@ -15,9 +15,10 @@ from dialer.models import CallAttempt, CallTask
 from tests.api.conftest import JSON, api_client, error_fields, get, post
 from tests.conftest import Portfolio
 
-# token, queue, what is on file, DNC, registry version and coverage (kept per version once
-# a registry is loaded; there is none here), consents, attempts.
-ELIGIBILITY_QUERIES = 8
+# token, what is on file (queue, contact, number, open task), DNC, registry version and
+# coverage (kept per version once a registry is loaded; there is none here), consents,
+# attempts.
+ELIGIBILITY_QUERIES = 7
 STARTED = (timezone.now() - timedelta(hours=1)).isoformat()
 
 pytestmark = pytest.mark.django_db

@@ -285,8 +285,7 @@ def load(
         await asyncio.sleep(max(0.0, start - loop.time()))
         before = cpu()
         await asyncio.sleep(max(0.0, stop - loop.time()))
-        after = cpu()
-        result.cpu = (after[0] - before[0], after[1] - before[1])
+        result.cpu = _cpu_used(before, cpu())
 
     async def run() -> None:
         start = asyncio.get_running_loop().time() + warmup
@@ -306,8 +305,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _cpu_seconds(server_pid: int, db_name: str) -> tuple[float, float]:
-    """CPU used so far by the server (main process and workers) and by this database's backends.
+def _cpu_seconds(server_pid: int, db_name: str) -> dict[int, float]:
+    """CPU used so far by each process of the server (main and workers) and of this
+    database's backends, by pid; the keys of the database's are negative.
 
     Throughput depends on what else the machine runs; CPU per request does not
     much, so it says what an idle machine would do (cores / CPU per request).
@@ -318,19 +318,32 @@ def _cpu_seconds(server_pid: int, db_name: str) -> tuple[float, float]:
         times = proc.cpu_times()
         return float(times.user + times.system)
 
-    server = 0.0
+    found: dict[int, float] = {}
     try:
         master = psutil.Process(server_pid)
-        server = used(master) + sum(used(c) for c in master.children(recursive=True))
+        for proc in (master, *master.children(recursive=True)):
+            found[proc.pid] = used(proc)
     except psutil.Error:
         pass
-    database = 0.0
     for proc in psutil.process_iter(["cmdline"]):
         try:
             if db_name in " ".join(proc.info["cmdline"] or []) and proc.pid != os.getpid():
-                database += used(proc)
+                found[-proc.pid] = used(proc)
         except psutil.Error:
             continue
+    return found
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> tuple[float, float]:
+    """Server and database CPU between two readings. A process that ended in between
+    is left out (what it used since `before` is lost): a lower bound, never negative."""
+    server = database = 0.0
+    for pid, seconds in after.items():
+        spent = seconds - before.get(pid, 0.0)
+        if pid >= 0:
+            server += spent
+        else:
+            database += spent
     return server, database
 
 

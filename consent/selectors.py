@@ -20,11 +20,9 @@ from django.utils import timezone
 from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, mask, to_e164
+from consent.facts import ConsentFact
 from consent.models import NUMBER_KINDS, Consent, ConsentKind, Disclosure
 from consent.services import DISCLOSURE_ACCOUNTING_PERIOD
-
-# The decision engine's fact type: consent produces exactly what it consumes.
-from dialer.decision.facts import ConsentFact
 
 __all__ = [
     "Blocker",

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from consent.facts import ConsentFact as ConsentFact  # owned by consent; re-exported
+
 PURPOSES = frozenset({"callback", "reminder", "reactivation"})
 SOLICITATION_PURPOSES = frozenset({"reactivation"})
 CONSENT_KINDS = frozenset({"tcpa_express", "tcpa_written", "part2", "recording"})
@@ -69,25 +71,6 @@ class RegistryFacts:
 
     national_as_of: date | None
     state_as_of: Mapping[str, date | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentFact:
-    id: int
-    kind: str
-    covers_number: bool
-    purposes: frozenset[str]
-    signed_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    recipient_program_ids: frozenset[int]
-
-    def active_at(self, at: datetime) -> bool:
-        return (
-            self.signed_at <= at
-            and (self.expires_at is None or at < self.expires_at)
-            and (self.revoked_at is None or at < self.revoked_at)
-        )
 
 
 @dataclass(frozen=True, slots=True)

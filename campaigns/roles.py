@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, Permission
 
 ADMISSIONS_STAFF = "admissions_staff"
@@ -52,15 +53,23 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# Roles the later apps extend (DNC, consent) register here before sync.
-EXTRA_ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {}
+
+def grants_of_apps() -> dict[str, dict[str, tuple[str, ...]]]:
+    """What the other apps grant each role on their own models: the `role_permissions`
+    attribute of their AppConfig (read here, so that no app imports another for it)."""
+    merged: dict[str, dict[str, tuple[str, ...]]] = {}
+    for config in django_apps.get_app_configs():
+        for role, grants in getattr(config, "role_permissions", {}).items():
+            merged.setdefault(role, {}).update(grants)
+    return merged
 
 
 def roles_sync() -> None:
     """Create the groups and set exactly the permissions listed (idempotent)."""
+    extra = grants_of_apps()
     for role, grants in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        wanted = {**grants, **EXTRA_ROLE_PERMISSIONS.get(role, {})}
+        wanted = {**grants, **extra.get(role, {})}
         perms = []
         for model_label, actions in wanted.items():
             app_label, model = model_label.split(".")

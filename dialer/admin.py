@@ -104,6 +104,7 @@ class ApiClientAdmin(ProgramScopedAdmin):
         return False  # tokens are shown once, by `manage.py create_api_client`
 
 
+from dialer import consent_admin as _consent_admin  # noqa: E402,F401  (consents' pages)
 from dialer import my_calls as _my_calls  # noqa: E402,F401  (registers "My calls")
 
 # --- Planning schedules (django-celery-beat), scoped per program ---------------------------

@@ -458,7 +458,7 @@ def alumni_import_submit(
 
 
 def _enqueue(import_id: int) -> None:
-    from consent.tasks import bulk_alumni_import  # the task module imports this one
+    from dialer.tasks import bulk_alumni_import  # the task module imports this one
 
     bulk_alumni_import.delay(import_id)
 

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from dialer.abandonment import abandonment_enforce
+from dialer.alumni_import import alumni_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
@@ -80,3 +81,10 @@ def abandonment_check() -> int:
 @shared_task(name="dialer.heartbeat")
 def heartbeat() -> None:
     cache.set(BEAT_KEY, timezone.now().isoformat(), timeout=None)
+
+
+@shared_task(acks_late=True, name="dialer.bulk_alumni_import")
+def bulk_alumni_import(import_id: int) -> str:
+    """Idempotent: a run already claimed or finished is left alone; a lost run resumes."""
+    report = alumni_import_run(import_id=import_id)
+    return "skipped" if report is None else "done"

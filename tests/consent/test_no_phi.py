@@ -14,10 +14,10 @@ from django.utils import timezone
 from campaigns.models import Contact
 from campaigns.roles import COMPLIANCE_OFFICER
 from consent.services import consent_create, consents_export_csv
-from consent.tasks import bulk_alumni_import
 from dialer import alumni_import as module
 from dialer.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
 from dialer.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword
+from dialer.tasks import bulk_alumni_import
 from tests.conftest import SYSTEM, Portfolio, make_user
 from tests.consent.conftest import ALUM_NAME, part2, written
 

@@ -5,6 +5,10 @@ what each allows) on the contact page, and revoke with a reason. Compliance
 exports a patient's consents (with the 42 CFR 2.32 notice, recorded as a
 disclosure) and lists disclosures per patient. Managers upload alumni lists.
 Consents are never edited or deleted here; revocation is their only change.
+
+These pages live in the dialer because two of their acts span apps: a
+revocation cancels pending calls, an alumni import creates call tasks
+(dialer services); the consent app itself never imports upward (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -29,14 +33,11 @@ from campaigns.models import Contact, Purpose, Queue
 from common.admin import ReadOnlyAdmin
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin
-from consent.forms import AlumniImportForm, ConsentForm, ExportForm, RevokeForm
 from consent.models import AlumniImport, Consent, ConsentSource, Disclosure
 from consent.selectors import consent_allows, consent_covering, consent_state
 from consent.services import PART2_NOTICE, consent_create, consents_export_csv
-
-# The two acts below span apps (cancelling calls, creating tasks), so they are
-# dialer services; the admin is the one place in this app that calls upward.
 from dialer.alumni_import import AlumniImportReport, alumni_import_submit
+from dialer.consent_forms import AlumniImportForm, ConsentForm, ExportForm, RevokeForm
 from dialer.revocation import consent_revoke_and_cancel
 
 _STATE_LABELS = {

@@ -20,6 +20,7 @@ from django.utils import timezone
 from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, mask, to_e164
+from common.together import Statement
 from consent.facts import ConsentFact
 from consent.models import NUMBER_KINDS, Consent, ConsentKind, Disclosure
 from consent.services import DISCLOSURE_ACCOUNTING_PERIOD
@@ -32,6 +33,8 @@ __all__ = [
     "consent_covering",
     "consent_facts_for",
     "consent_facts_for_pairs",
+    "consent_facts_from",
+    "consent_rows_statement",
     "consent_state",
     "coverage_of",
     "disclosures_for_patient",
@@ -69,9 +72,29 @@ def consent_facts_for(
     key means "no consent at all" (as for an unsaved contact, id None).
     Two queries, whatever the batch size:
     1. the contacts' consents, with recipient program ids aggregated;
-    2. which of the numbers belong to which of those contacts (by keyed hash).
+    2. which of the numbers belong to which of those contacts (by keyed hash),
+       only when there are consents.
     """
-    rows = _consent_rows(contact_ids)
+    statement = consent_rows_statement(contact_ids)
+    if statement is None:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        rows = cursor.fetchall()
+    return consent_facts_from(rows, numbers)
+
+
+def consent_rows_statement(contact_ids: Iterable[int | None]) -> Statement | None:
+    """The first read of `consent_facts_for`, for a caller that sends it with others
+    (common.together); None when there is no saved contact to read for."""
+    ids = list({int(i) for i in contact_ids if i is not None})
+    return Statement(_CONSENT_ROWS, [ids]) if ids else None
+
+
+def consent_facts_from(
+    rows: list[_Row], numbers: Iterable[str | None] | None
+) -> dict[FactKey, tuple[ConsentFact, ...]]:
+    """`consent_facts_for` from the rows of `consent_rows_statement` (then query 2)."""
     if not rows:
         return {}
     with_consents = list({row[1] for row in rows})
@@ -115,12 +138,13 @@ SELECT c.id, c.contact_id, c.kind, c.number_hash, c.purposes,
 
 
 def _consent_rows(contact_ids: Iterable[int | None]) -> list[_Row]:
-    ids = list({int(i) for i in contact_ids if i is not None})
-    if not ids:
+    statement = consent_rows_statement(contact_ids)
+    if statement is None:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(_CONSENT_ROWS, [ids])
-        return cursor.fetchall()
+        cursor.execute(statement.sql, statement.params)
+        rows: list[_Row] = cursor.fetchall()
+    return rows
 
 
 def _facts_for_pairs(

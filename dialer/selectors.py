@@ -15,12 +15,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
 
 from campaigns.models import Program, Queue
 from common.phones import try_e164
-from consent.selectors import consent_facts_for
+from common.together import Statement, fetch_together
+from consent.selectors import consent_facts_from, consent_rows_statement
 from dialer.decision.facts import (
     AttemptFact,
     ContactFacts,
@@ -35,7 +37,8 @@ from dialer.models import CallTask
 from dnc.selectors import (
     DncStatus,
     RegistryAsOf,
-    dnc_one,
+    dnc_one_answer,
+    dnc_one_statement,
     dnc_status_many,
     registry_as_of_many,
 )
@@ -164,13 +167,20 @@ def recent_attempts_for(
 ) -> dict[int, tuple[AttemptFact, ...]]:
     """Attempts to these people in the last 8 days, newest first (one query, one array
     parameter: an IN list of 100,000 parameters costs more than the query)."""
-    found: dict[int, list[AttemptFact]] = defaultdict(list)
+    statement = recent_attempts_statement(contact_ids=contact_ids, at=at)
     with connection.cursor() as cursor:
-        cursor.execute(_RECENT_ATTEMPTS_SQL, [list(set(contact_ids)), at - RECENT_ATTEMPTS])
-        for contact_id, started_at, purpose, program_id in cursor.fetchall():
-            found[contact_id].append(
-                AttemptFact(at=started_at, purpose=purpose, program_id=program_id)
-            )
+        cursor.execute(statement.sql, statement.params)
+        return recent_attempts_from(cursor.fetchall())
+
+
+def recent_attempts_statement(*, contact_ids: Iterable[int], at: datetime) -> Statement:
+    return Statement(_RECENT_ATTEMPTS_SQL, [list(set(contact_ids)), at - RECENT_ATTEMPTS])
+
+
+def recent_attempts_from(rows: Iterable[tuple[Any, ...]]) -> dict[int, tuple[AttemptFact, ...]]:
+    found: dict[int, list[AttemptFact]] = defaultdict(list)
+    for contact_id, started_at, purpose, program_id in rows:
+        found[contact_id].append(AttemptFact(at=started_at, purpose=purpose, program_id=program_id))
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -182,16 +192,6 @@ def _stored_e164(number: str | None) -> str | None:
     if number and _E164_US.fullmatch(number):
         return number
     return try_e164(number) if number else None
-
-
-def _dnc_facts(
-    numbers: Sequence[str],
-) -> tuple[Mapping[str, DncStatus], Mapping[str, RegistryAsOf]]:
-    """DNC status and registry as-of dates: set-based for a batch, one round trip for one."""
-    if len(set(numbers)) == 1:
-        status, as_of = dnc_one(number_e164=numbers[0])
-        return {numbers[0]: status}, {numbers[0]: as_of}
-    return dnc_status_many(numbers=numbers), registry_as_of_many(numbers=numbers)
 
 
 def task_facts_many(
@@ -208,10 +208,25 @@ def task_facts_many(
     rows = [t if isinstance(t, TaskRow) else TaskRow.of(t) for t in tasks]
     numbers = [_stored_e164(row.number) for row in rows]
     valid = [n for n in numbers if n is not None]
-    dnc, registry = _dnc_facts(valid)
     contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
-    consents = consent_facts_for(contact_ids=contact_ids, numbers=valid)
-    attempts = recent_attempts_for(contact_ids=contact_ids, at=at) if contact_ids else {}
+    # The reads that need nothing from each other go together, in one round trip.
+    one = valid[0] if len(set(valid)) == 1 else None
+    statements: dict[str, Statement] = {}
+    if one is not None:
+        statements["dnc"] = dnc_one_statement(one)
+    consent_rows = consent_rows_statement(contact_ids)
+    if consent_rows is not None:
+        statements["consents"] = consent_rows
+        statements["attempts"] = recent_attempts_statement(contact_ids=contact_ids, at=at)
+    found = fetch_together(statements)
+    if one is not None:
+        one_status, one_as_of = dnc_one_answer(one, found["dnc"][0])
+        dnc: Mapping[str, DncStatus] = {one: one_status}
+        registry: Mapping[str, RegistryAsOf] = {one: one_as_of}
+    else:
+        dnc, registry = dnc_status_many(numbers=valid), registry_as_of_many(numbers=valid)
+    consents = consent_facts_from(found.get("consents", []), valid)
+    attempts = recent_attempts_from(found.get("attempts", []))
     wanted = {row.queue_id for row in rows}
     queue_rows = dict(queues or {})
     if not wanted <= queue_rows.keys():

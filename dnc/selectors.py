@@ -23,6 +23,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from common.crypto import keyed_hash
+from common.together import Statement
 from dnc.index import index_cached, index_for
 from dnc.keys import AREA_SPAN, Keys, KeySet, Mask, key_from_e164, keys_from_numbers
 from dnc.models import ALL_AREA_CODES, InternalDncEntry
@@ -66,33 +67,56 @@ def dnc_status(*, number_e164: str) -> DncStatus:
 
     Raises InvalidPhoneNumber (without the number) for anything but +1 E.164.
     """
-    return _one(number_e164)[0]
+    return _status_of(number_e164, _fetch_one(dnc_one_statement(number_e164)))[0]
 
 
 def dnc_one(*, number_e164: str) -> tuple[DncStatus, RegistryAsOf]:
     """`dnc_status` and the registry as-of dates of one number, in the same round trip
     (the coverage of the registry version read is kept in this process)."""
-    status, version = _one(number_e164)
+    return dnc_one_answer(number_e164, _fetch_one(dnc_one_statement(number_e164)))
+
+
+def dnc_one_statement(number_e164: str) -> Statement:
+    """The read behind `dnc_one`, for a caller that sends it with others (common.together).
+
+    With this machine's index mapped, only the internal list and the registry
+    version are read (the registries are a bit test); otherwise the registries too.
+    """
+    key = key_from_e164(number_e164)
+    number_hash = keyed_hash(number_e164)
+    if index_cached() is not None:
+        return Statement(_ONE_INTERNAL, [number_hash])
+    return Statement(_ONE_FULL, [number_hash, key // AREA_SPAN, key])
+
+
+def dnc_one_answer(number_e164: str, row: tuple[Any, ...]) -> tuple[DncStatus, RegistryAsOf]:
+    """`dnc_one` from the row of its statement."""
+    status, version = _status_of(number_e164, row)
     area = key_from_e164(number_e164) // AREA_SPAN
     return status, _registry_as_of(_coverage(version.stamp), area)
 
 
-def _one(number_e164: str) -> tuple[DncStatus, RegistryVersion]:
+def _status_of(number_e164: str, row: tuple[Any, ...]) -> tuple[DncStatus, RegistryVersion]:
+    """The status from a row of `dnc_one_statement`. When the row leaves the registries to
+    the index and the index mapped here is not of the version read, PostgreSQL answers."""
     key = key_from_e164(number_e164)
-    number_hash = keyed_hash(number_e164)
-    with connection.cursor() as cursor:
-        if index_cached() is not None:
-            cursor.execute(_ONE_INTERNAL, [number_hash])
-            generation, stamp, internal = cursor.fetchone()
-            version = RegistryVersion(generation or 0, stamp or "")
-            index = index_for(version)
-            if index is not None:
-                return _status(internal, index.contains_one(key), version.generation), version
-        cursor.execute(_ONE_FULL, [number_hash, key // AREA_SPAN, key])
-        generation, stamp, internal, sources = cursor.fetchone()
+    generation, stamp, internal, sources = row
     version = RegistryVersion(generation or 0, stamp or "")
-    index_for(version)  # mapped now for the next call
+    index = index_for(version)  # mapped now for the next call when it was not
+    if sources is None:
+        if index is not None:
+            return _status(internal, index.contains_one(key), version.generation), version
+        row = _fetch_one(Statement(_ONE_FULL, [keyed_hash(number_e164), key // AREA_SPAN, key]))
+        generation, stamp, internal, sources = row
+        version = RegistryVersion(generation or 0, stamp or "")
     return _status(internal, sources, version.generation), version
+
+
+def _fetch_one(statement: Statement) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        row: tuple[Any, ...] = cursor.fetchone()
+    return row
 
 
 def dnc_status_many(*, numbers: Sequence[str]) -> dict[str, DncStatus]:
@@ -191,10 +215,12 @@ def _status(internal: bool, sources: Sequence[str], generation: int) -> DncStatu
     )
 
 
+# The same columns as _ONE_FULL, the registries' left NULL (the index answers for them).
 _ONE_INTERNAL = """
 SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
        (SELECT stamp FROM dnc_registrystate WHERE id = 1),
-       EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL)
+       EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL),
+       NULL::text[]
 """
 _ONE_FULL = """
 SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),

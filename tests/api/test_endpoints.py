@@ -15,9 +15,9 @@ from dialer.models import CallAttempt, CallTask
 from tests.api.conftest import JSON, api_client, error_fields, get, post
 from tests.conftest import Portfolio
 
-# token, what is on file (queue, contact, number, open task), DNC, registry version and
-# coverage (kept per version once a registry is loaded; there is none here), consents,
-# attempts.
+# token, what is on file (queue, contact, number, open task), then DNC, consents and
+# attempts (sent together, one round trip), registry version and coverage (kept per
+# version once a registry is loaded; there is none here).
 ELIGIBILITY_QUERIES = 7
 STARTED = (timezone.now() - timedelta(hours=1)).isoformat()
 

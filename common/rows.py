@@ -18,10 +18,14 @@ M = TypeVar("M", bound=models.Model)
 
 
 @cache
-def _fields(model: type[models.Model]) -> tuple[tuple[str, Callable[..., Any] | None], ...]:
-    return tuple(
-        (field.attname, getattr(field, "from_db_value", None))
-        for field in model._meta.concrete_fields
+def _fields(
+    model: type[models.Model],
+) -> tuple[list[str], tuple[Callable[..., Any] | None, ...]]:
+    """Attribute names and converters of the concrete fields, in column order."""
+    fields = model._meta.concrete_fields
+    return (
+        [field.attname for field in fields],
+        tuple(getattr(field, "from_db_value", None) for field in fields),
     )
 
 
@@ -32,14 +36,14 @@ def columns(model: type[models.Model], alias: str) -> str:
 
 
 def width(model: type[models.Model]) -> int:
-    return len(_fields(model))
+    return len(_fields(model)[0])
 
 
 def instance(model: type[M], values: Sequence[Any]) -> M:
     """The model from a row's values for `columns(model, ...)`, as a query would give it."""
-    fields = _fields(model)
+    names, converters = _fields(model)
     converted = [
         convert(value, None, connection) if convert is not None else value
-        for (_, convert), value in zip(fields, values, strict=True)
+        for convert, value in zip(converters, values, strict=True)
     ]
-    return model.from_db(connection.alias, [name for name, _ in fields], converted)
+    return model.from_db(connection.alias, names, converted)

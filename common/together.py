@@ -23,7 +23,7 @@ class Statement(NamedTuple):
 def fetch_together(statements: Mapping[str, Statement]) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of each statement, by the statement's name (an error in any raises)."""
     if len(statements) <= 1:
-        return {name: _fetch(statement) for name, statement in statements.items()}
+        return {name: fetch_all(statement) for name, statement in statements.items()}
     cursors = {name: connection.cursor() for name in statements}
     try:
         with connection.wrap_database_errors, connection.connection.pipeline():
@@ -35,7 +35,8 @@ def fetch_together(statements: Mapping[str, Statement]) -> dict[str, list[tuple[
             cursor.close()
 
 
-def _fetch(statement: Statement) -> list[tuple[Any, ...]]:
+def fetch_all(statement: Statement) -> list[tuple[Any, ...]]:
+    """Every row of one statement, on its own."""
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -20,7 +21,7 @@ from django.utils import timezone
 from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, mask, to_e164
-from common.together import Statement
+from common.together import Statement, fetch_all
 from consent.facts import ConsentFact
 from consent.models import NUMBER_KINDS, Consent, ConsentKind, Disclosure
 from consent.services import DISCLOSURE_ACCOUNTING_PERIOD
@@ -75,13 +76,7 @@ def consent_facts_for(
     2. which of the numbers belong to which of those contacts (by keyed hash),
        only when there are consents.
     """
-    statement = consent_rows_statement(contact_ids)
-    if statement is None:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        rows = cursor.fetchall()
-    return consent_facts_from(rows, numbers)
+    return consent_facts_from(_consent_rows(contact_ids), numbers)
 
 
 def consent_rows_statement(contact_ids: Iterable[int | None]) -> Statement | None:
@@ -139,12 +134,7 @@ SELECT c.id, c.contact_id, c.kind, c.number_hash, c.purposes,
 
 def _consent_rows(contact_ids: Iterable[int | None]) -> list[_Row]:
     statement = consent_rows_statement(contact_ids)
-    if statement is None:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        rows: list[_Row] = cursor.fetchall()
-    return rows
+    return [] if statement is None else cast(list[_Row], fetch_all(statement))
 
 
 def _facts_for_pairs(

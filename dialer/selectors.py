@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
-
 from campaigns.models import Program, Queue
 from common.phones import try_e164
 from common.together import Statement, fetch_together
@@ -162,18 +160,9 @@ SELECT t.contact_id, a.started_at, q.purpose, q.program_id
 """
 
 
-def recent_attempts_for(
-    *, contact_ids: Iterable[int], at: datetime
-) -> dict[int, tuple[AttemptFact, ...]]:
-    """Attempts to these people in the last 8 days, newest first (one query, one array
-    parameter: an IN list of 100,000 parameters costs more than the query)."""
-    statement = recent_attempts_statement(contact_ids=contact_ids, at=at)
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        return recent_attempts_from(cursor.fetchall())
-
-
 def recent_attempts_statement(*, contact_ids: Iterable[int], at: datetime) -> Statement:
+    """Attempts to these people in the last 8 days, newest first (one array parameter:
+    an IN list of 100,000 parameters costs more than the query)."""
     return Statement(_RECENT_ATTEMPTS_SQL, [list(set(contact_ids)), at - RECENT_ATTEMPTS])
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from common.crypto import keyed_hash
-from common.together import Statement
+from common.together import Statement, fetch_all
 from dnc.index import index_cached, index_for
 from dnc.keys import AREA_SPAN, Keys, KeySet, Mask, key_from_e164, keys_from_numbers
 from dnc.models import ALL_AREA_CODES, InternalDncEntry
@@ -67,30 +67,24 @@ def dnc_status(*, number_e164: str) -> DncStatus:
 
     Raises InvalidPhoneNumber (without the number) for anything but +1 E.164.
     """
-    return _status_of(number_e164, _fetch_one(dnc_one_statement(number_e164)))[0]
-
-
-def dnc_one(*, number_e164: str) -> tuple[DncStatus, RegistryAsOf]:
-    """`dnc_status` and the registry as-of dates of one number, in the same round trip
-    (the coverage of the registry version read is kept in this process)."""
-    return dnc_one_answer(number_e164, _fetch_one(dnc_one_statement(number_e164)))
+    return _status_of(number_e164, fetch_all(dnc_one_statement(number_e164))[0])[0]
 
 
 def dnc_one_statement(number_e164: str) -> Statement:
-    """The read behind `dnc_one`, for a caller that sends it with others (common.together).
+    """The read of one number's DNC status and registry version, for a caller that sends
+    it with others (common.together); `dnc_one_answer` reads its row.
 
     With this machine's index mapped, only the internal list and the registry
     version are read (the registries are a bit test); otherwise the registries too.
     """
-    key = key_from_e164(number_e164)
-    number_hash = keyed_hash(number_e164)
     if index_cached() is not None:
-        return Statement(_ONE_INTERNAL, [number_hash])
-    return Statement(_ONE_FULL, [number_hash, key // AREA_SPAN, key])
+        return Statement(_ONE_INTERNAL, [keyed_hash(number_e164)])
+    return _one_full_statement(number_e164)
 
 
 def dnc_one_answer(number_e164: str, row: tuple[Any, ...]) -> tuple[DncStatus, RegistryAsOf]:
-    """`dnc_one` from the row of its statement."""
+    """The status and registry as-of dates of one number from the row of
+    `dnc_one_statement` (the coverage of the version read is kept in this process)."""
     status, version = _status_of(number_e164, row)
     area = key_from_e164(number_e164) // AREA_SPAN
     return status, _registry_as_of(_coverage(version.stamp), area)
@@ -106,17 +100,14 @@ def _status_of(number_e164: str, row: tuple[Any, ...]) -> tuple[DncStatus, Regis
     if sources is None:
         if index is not None:
             return _status(internal, index.contains_one(key), version.generation), version
-        row = _fetch_one(Statement(_ONE_FULL, [keyed_hash(number_e164), key // AREA_SPAN, key]))
-        generation, stamp, internal, sources = row
+        generation, stamp, internal, sources = fetch_all(_one_full_statement(number_e164))[0]
         version = RegistryVersion(generation or 0, stamp or "")
     return _status(internal, sources, version.generation), version
 
 
-def _fetch_one(statement: Statement) -> tuple[Any, ...]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        row: tuple[Any, ...] = cursor.fetchone()
-    return row
+def _one_full_statement(number_e164: str) -> Statement:
+    key = key_from_e164(number_e164)
+    return Statement(_ONE_FULL, [keyed_hash(number_e164), key // AREA_SPAN, key])
 
 
 def dnc_status_many(*, numbers: Sequence[str]) -> dict[str, DncStatus]:

@@ -123,3 +123,59 @@ def _withdraw(attempt: CallAttempt, *, now: datetime, reason: str) -> None:
         program_id=attempt.task.queue.program_id,
         reason=reason,
     )
+
+
+def preview_release_for_user(*, user: User, reason: str) -> list[int]:
+    """Give back every call this staff member took and has not logged (their session ended).
+
+    Each such attempt, in one transaction:
+    1. lock it and its task;
+    2. withdraw it (audited, with the reason: "idle_logoff", "signed_out");
+    3. an open task goes back to the queue, due now, as if the call had never
+       been offered: the planner offers it again, decided afresh. A task closed
+       meanwhile stays closed.
+    Returns the ids of the released attempts.
+    """
+    released: list[int] = []
+    now = timezone.now()
+    with transaction.atomic():
+        attempts = list(
+            CallAttempt.objects.select_for_update(of=("self", "task"))
+            .select_related("task__queue")
+            .filter(placed_by=user, outcome="", backend="preview")
+            .order_by("id")
+        )
+        for attempt in attempts:
+            task = attempt.task
+            _withdraw(attempt, now=now, reason=reason)
+            task.attempts = max(task.attempts - 1, 0)  # a withdrawn attempt was never dialled
+            task.last_attempt_at = (
+                CallAttempt.objects.filter(task=task, attempt_number__lt=attempt.attempt_number)
+                .exclude(outcome=Outcome.WITHDRAWN)
+                .order_by("-attempt_number")
+                .values_list("started_at", flat=True)
+                .first()
+            )
+            if task.status == TaskStatus.IN_PROGRESS:
+                task.status = TaskStatus.PENDING
+                task.next_attempt_at = now
+            task.save(
+                update_fields=[
+                    "attempts",
+                    "last_attempt_at",
+                    "status",
+                    "next_attempt_at",
+                    "updated_at",
+                ]
+            )
+            audit_record(
+                actor=actor_for_user(cast(Any, user)),
+                action="call.released",
+                object_type="call_attempt",
+                object_id=attempt.pk,
+                program_id=task.queue.program_id,
+                reason=reason,
+                data={"task": task.pk},
+            )
+            released.append(attempt.pk)
+    return released

@@ -1,4 +1,11 @@
-"""Shared fixtures: two programs and three personas (staff of A, manager of A, staff of B)."""
+"""Shared fixtures: two programs and three personas (staff of A, manager of A, staff of B).
+
+Signing in: every admin page asks for a session verified by a second factor.
+`Client.force_login` is made to verify one too (the user's test authenticator),
+so that tests about something else than signing in log in as before; the
+sign-in itself is tested through its real pages (tests/foundation/test_sign_in.py),
+and browsers sign in with `browser_sign_in`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actors import actor_system
 from campaigns.models import Contact, Program, Purpose, Queue
@@ -48,6 +59,49 @@ def make_queue(program: Program, purpose: str, **kwargs: Any) -> Queue:
         actor=SYSTEM,
         **kwargs,
     )
+
+
+def authenticator(user: User) -> TOTPDevice:
+    """The user's confirmed TOTP device, created on first use."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    return device
+
+
+def totp_code(device: TOTPDevice) -> str:
+    """The code the authenticator app shows now (django-otp's own computation)."""
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+@pytest.fixture(autouse=True)
+def _force_login_verifies_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = authenticator(user).persistent_id
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+def browser_sign_in(
+    page: Any, base_url: str, *, username: str, password: str, device: TOTPDevice, next_path: str
+) -> None:
+    """Sign in through the real pages in a Playwright page: the password, then the TOTP code.
+
+    `device` is fetched beforehand (`authenticator(user)`): no query runs under Playwright's loop.
+    """
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/login/code/**")
+    page.fill("#id_otp_token", totp_code(device))
+    page.click("input[type=submit]")
+    page.wait_for_url(f"**{next_path}")
 
 
 @pytest.fixture

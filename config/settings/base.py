@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -68,7 +69,7 @@ SIP_CTRL_PORT = env_int("SIP_CTRL_PORT", 4444, minimum=1)
 SIP_TRUNK_HOST = env_str("SIP_TRUNK_HOST", "")  # host[:port] of the PBX or trunk
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "access.apps.StaffAdminConfig",  # the admin site, behind two factors
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -85,6 +86,13 @@ INSTALLED_APPS = [
     "consent",
     "dialer",
     "reports",
+    # Staff sign-in: second factors (TOTP, recovery codes) and lockout. After the
+    # apps above, so that access's admin module can withdraw the libraries' pages.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "access",
 ]
 
 MIDDLEWARE = [
@@ -93,8 +101,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "access.middleware.IdleLogoffMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -110,6 +121,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "access.middleware.idle_logoff_context",
             ],
         },
     },
@@ -161,10 +173,50 @@ CACHES = {
     }
 }
 
+# Staff passwords: long, unlike the user's own names, and not on the list of
+# 20,000 breached passwords that Django ships (no network call).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 12, minimum=8)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Staff sign-in (access/; HIPAA 164.312(a)(2)(iii), (d), 164.308(a)(5)(ii)(C)).
+# Axes checks the lockout before any password is compared.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Idle logoff: a session without a request for this long is signed out (and its
+# call in hand goes back); the cookie itself ends when the browser closes.
+SIGNIN_IDLE_MINUTES = env_int("SIGNIN_IDLE_MINUTES", 15, minimum=1)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# A backstop for a session whose browser never came back (one working day).
+SESSION_COOKIE_AGE = 12 * 3600
+# Lockout: after this many failures (a wrong password or a wrong code) for one
+# user name, or from one address, sign-in is refused until an operator unlocks
+# (`manage.py signin_unlock`), or after SIGNIN_LOCKOUT_MINUTES when set.
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=3)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+_lockout_minutes = env_int("SIGNIN_LOCKOUT_MINUTES", 0, minimum=0)
+AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes) if _lockout_minutes else None
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False  # unlocking goes through the audited command only
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "csrfmiddlewaretoken"]
+AXES_LOCKOUT_TEMPLATE = "access/locked.html"
+AXES_PERMALOCK_MESSAGE = (
+    "This account or address is locked after too many failed sign-ins. "
+    "Ask an operator to unlock it."
+)
+# Behind N reverse proxies, the client is the N-th address from the right of
+# X-Forwarded-For (0: the connection's own address).
+SIGNIN_PROXY_COUNT = env_int("SIGNIN_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "access.services.client_address"
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Call orchestrator")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored and computed in UTC; local times are the called party's
@@ -258,6 +310,8 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         # The client logs each request's parameters (the called number) at INFO.
         "twilio": {"handlers": [], "level": "WARNING", "propagate": True},
+        # Sign-in events are in the audit trail; the library's own lines repeat them.
+        "axes": {"handlers": [], "level": "ERROR", "propagate": True},
     },
     "root": {"handlers": ["console"], "level": "INFO"},
 }

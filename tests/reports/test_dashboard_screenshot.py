@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from tests.conftest import authenticator, browser_sign_in
 from tests.reports.conftest import BOTH, Planted, marketing_or_skip
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,17 +39,21 @@ def test_the_charts_render_in_chromium(live_server: Any, planted: Planted, analy
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     SHOT.parent.mkdir(exist_ok=True)
+    device = authenticator(analyst_a)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             # Loopback only: the live server, nothing else.
             page.route("**/*", _loopback_only)
-            page.goto(f"{live_server.url}{reverse('admin:login')}")
-            page.fill("#id_username", analyst_a.username)
-            page.fill("#id_password", "pw-123456")
-            page.click("input[type=submit]")
-            page.goto(f"{live_server.url}{reverse('admin:reports_marketingcall_changelist')}")
+            browser_sign_in(
+                page,
+                live_server.url,
+                username=analyst_a.username,
+                password="pw-123456",
+                device=device,
+                next_path=reverse("admin:reports_marketingcall_changelist"),
+            )
             page.wait_for_load_state("load")
             assert page.title().startswith("Marketing dashboard")
             sizes = page.eval_on_selector_all(

@@ -1,8 +1,8 @@
 """My calls in a real browser: headless Chromium (Debian's) driven by Playwright.
 
-A staff member logs in, opens My calls, takes the next call, reads the
-recording disclosure and then the script, and logs an outcome; the page is
-kept as `artifacts/my_calls.png` (and `artifacts/my_calls_logged.png`).
+A staff member signs in (password, then the TOTP code), opens My calls, takes
+the next call, reads the recording disclosure and then the script, and logs an
+outcome; the page is kept as `artifacts/my_calls.png` (and `artifacts/my_calls_logged.png`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.db import connections
 
 from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from tests.conftest import Portfolio
+from tests.conftest import Portfolio, authenticator, browser_sign_in
 from tests.runtime.helpers import planned_task
 
 CHROMIUM = "/usr/bin/chromium"
@@ -94,11 +94,14 @@ def _work_the_call(portfolio: Portfolio, url: str, page: Any) -> None:
         placed = dispatch_task(task_id=task.pk)
         assert placed.status == "placed" and placed.attempt_id is not None
 
-        page.goto(f"{url}/admin/login/?next=/admin/dialer/mycall/")
-        page.fill("#id_username", "staff-a")
-        page.fill("#id_password", "pw-123456")
-        page.click("input[type=submit]")
-        page.wait_for_url("**/admin/dialer/mycall/")
+        browser_sign_in(
+            page,
+            url,
+            username="staff-a",
+            password="pw-123456",
+            device=authenticator(portfolio.staff_a),
+            next_path="/admin/dialer/mycall/",
+        )
         assert page.locator("h1").inner_text() == "My calls"
 
         page.click("#take-next")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from base64 import b32decode
 from datetime import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actors import actor_system
 from campaigns.models import Contact, Program, Purpose
@@ -23,6 +25,9 @@ from campaigns.roles import (
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
+# The demo users' second factor, the same for all and printed: for the demo only.
+# Real staff enrol their own authenticator at their first sign-in.
+DEMO_TOTP_SECRET = "MNQWY3DPOJRWQLLEMVWW6LLUN52HAIJB"  # noqa: S105 (base32, demo only)
 
 PROGRAMS = [
     {
@@ -104,6 +109,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo ready at {url}")
         self.stdout.write(f"Login: admin / {DEMO_PASSWORD} (operator, sees every program)")
         self.stdout.write(f"Staff logins (same password): {', '.join(USERS)}")
+        self.stdout.write(
+            f"Second factor of every demo login: TOTP secret {DEMO_TOTP_SECRET} "
+            "(add it to an authenticator app)"
+        )
 
     def _program(self, spec: dict[str, str], actor: str) -> Program:
         program = Program.objects.filter(slug=spec["slug"]).first()
@@ -131,6 +140,7 @@ class Command(BaseCommand):
         if created:
             admin.set_password(DEMO_PASSWORD)
             admin.save()
+        self._second_factor(admin)
         for username, (role, slugs) in USERS.items():
             user, created = User.objects.get_or_create(
                 username=username, defaults={"is_staff": True}
@@ -141,3 +151,14 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role))
             for slug in slugs:
                 programs[slug].members.add(user)
+            self._second_factor(user)
+
+    def _second_factor(self, user: Any) -> None:
+        """Pre-enrol the demo secret, so that the demo signs in without an enrolment step."""
+        if not TOTPDevice.objects.filter(user=user).exists():
+            TOTPDevice.objects.create(
+                user=user,
+                name="demo authenticator",
+                key=b32decode(DEMO_TOTP_SECRET).hex(),
+                confirmed=True,
+            )

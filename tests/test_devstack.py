@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.cookiejar
 import json
 import os
@@ -236,25 +237,45 @@ def demo_login(text: str) -> tuple[str, str]:
     pytest.fail(f"no 'Login: USER / PASSWORD' line in the run output:\n{text}")
 
 
-def admin_login(base: str, user: str, password: str) -> str:
+def demo_totp_secret(text: str) -> str:
+    """The demo users' second factor from seed_demo's output ("TOTP secret BASE32")."""
+    found = re.search(r"TOTP secret ([A-Z2-7]+)", text)
+    if not found:
+        pytest.fail(f"no 'TOTP secret' in the run output:\n{text}")
+    return found[1]
+
+
+def admin_login(base: str, user: str, password: str, totp_secret: str) -> str:
+    """Sign in through the real pages: the password, then the code of the demo's authenticator."""
+    from django_otp.oath import totp
+
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
-    with opener.open(f"{base}/admin/login/", timeout=20) as page:
-        assert page.status == 200
-        form = page.read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
-    assert token, form[:500]
-    body = urllib.parse.urlencode(
-        {"csrfmiddlewaretoken": token[1], "username": user, "password": password, "next": "/admin/"}
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310 (http to our own test server)
-        f"{base}/admin/login/?next=/admin/", data=body, headers={"Referer": f"{base}/admin/login/"}
+
+    def post_form(url: str, fields: dict[str, str]) -> tuple[str, str]:
+        with opener.open(url, timeout=20) as page:
+            assert page.status == 200
+            form = page.read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+        assert token, form[:500]
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": token[1], **fields}).encode()
+        request = urllib.request.Request(  # noqa: S310 (http to our own test server)
+            url, data=body, headers={"Referer": url}
+        )
+        with opener.open(request, timeout=20) as page:
+            assert page.status == 200
+            return page.geturl(), page.read().decode()
+
+    at, _ = post_form(
+        f"{base}/admin/login/?next=/admin/",
+        {"username": user, "password": password, "next": "/admin/"},
     )
-    with opener.open(request, timeout=20) as page:
-        assert page.status == 200
-        assert page.geturl() == f"{base}/admin/", page.geturl()
-        return page.read().decode()
+    assert at.startswith(f"{base}/admin/login/code/"), at
+    code = f"{totp(base64.b32decode(totp_secret)):06d}"
+    at, page = post_form(at, {"otp_token": code, "next": "/admin/"})
+    assert at == f"{base}/admin/", at
+    return page
 
 
 def celery_pong(env: dict[str, str], timeout: float) -> str:
@@ -312,7 +333,7 @@ def test_run_serves_admin_and_worker_then_stops_everything_on_ctrl_c(tmp_path: P
         redis_port = urllib.parse.urlsplit(run_env["REDIS_URL"]).port
         assert redis_port and redis_port != 6379
 
-        page = admin_login(f"http://127.0.0.1:{port}", user, password)
+        page = admin_login(f"http://127.0.0.1:{port}", user, password, demo_totp_secret(out.text()))
         assert "Site administration" in page or "Log out" in page, page[:500]
         pong = celery_pong(env | run_env, timeout=30)
         assert "pong" in pong, f"{pong}\n--- devstack run output:\n{out.text()}"

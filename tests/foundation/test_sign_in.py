@@ -7,8 +7,11 @@ against the real database; codes are computed with django-otp's own functions.
 from __future__ import annotations
 
 import json
+import re
+from base64 import b32decode
 from collections.abc import Iterator
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client, override_settings
+from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -322,3 +326,16 @@ def test_staff_passwords_are_long_and_not_on_the_breached_list() -> None:
         with pytest.raises(ValidationError):
             validate_password(weak, user)
     validate_password("correct horse battery staple", user)
+
+
+@pytest.mark.django_db
+def test_the_demo_users_sign_in_with_the_printed_secret(monday: time_machine.Traveller) -> None:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    secret = re.search(r"TOTP secret ([A-Z2-7]+)", out.getvalue())
+    assert secret is not None
+    client = Client()
+    _password(client, "admin", "demo-password")
+    code = f"{totp(b32decode(secret[1])):06d}"
+    assert client.post(CODE, {"otp_token": code, "next": "/admin/"})["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200

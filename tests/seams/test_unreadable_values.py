@@ -43,13 +43,13 @@ def monday() -> Iterator[None]:
         yield
 
 
-def _under_another_key(table: str, pk: int, clear: str) -> str:
-    """Rewrite one row's `number` as a token of a key this process does not have."""
+def _under_another_key(table: str, pk: int, clear: str, column: str = "number") -> str:
+    """Rewrite one row's column as a token of a key this process does not have."""
     token = Fernet(Fernet.generate_key()).encrypt(clear.encode()).decode()
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("UPDATE {} SET number = %s WHERE id = %s")
-            .format(sql.Identifier(table))
+            sql.SQL("UPDATE {} SET {} = %s WHERE id = %s")
+            .format(sql.Identifier(table), sql.Identifier(column))
             .as_string(cursor.connection),
             [token, pk],
         )
@@ -160,3 +160,26 @@ def test_a_phone_number_no_key_decrypts_blocks_its_callback_and_is_never_shown(
     texts = [answer.content.decode(), shown.content.decode(), json.dumps(task.last_decision)]
     for text in [*texts, caplog.text]:
         assert token not in text and LISTED not in text
+
+
+@pytest.mark.django_db
+def test_a_callback_for_a_number_on_file_that_no_key_decrypts_is_kept_and_refused(
+    portfolio: Portfolio, monday: None, tokens: dict[str, str]
+) -> None:
+    open_queue(portfolio.callback_a)
+    contact = portfolio.contact_a
+    phone = contact.phones.get()
+    token = _under_another_key("campaigns_phonenumber", phone.pk, LISTED)
+    _under_another_key("campaigns_contact", contact.pk, "Avery", column="first_name")
+
+    answer = api_client(tokens["crm_a"]).post(
+        "/api/v1/callbacks/", {"phone": LISTED}, content_type="application/json"
+    )
+
+    # The lead is kept (the CRM is not told to retry a request it cannot fix) and refused.
+    assert answer.status_code == 201, answer.content
+    task = CallTask.objects.get(pk=answer.json()["task"]["id"])
+    assert (task.contact_id, task.phone_id) == (contact.pk, phone.pk)
+    assert answer.json()["decision"]["allowed"] is False
+    assert "invalid_number" in {r["code"] for r in answer.json()["decision"]["reasons"]}
+    assert token not in answer.content.decode()

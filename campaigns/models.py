@@ -10,9 +10,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from encrypted_fields.fields import EncryptedCharField
 
 from common.crypto import keyed_hash
+from common.fields import EncryptedCharField
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_CHOICES = [(i, d) for i, d in enumerate(WEEKDAYS)]

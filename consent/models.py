@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from encrypted_fields.fields import EncryptedCharField, EncryptedTextField
 
 from campaigns.models import Contact, Program, Purpose, Queue
+from common.fields import EncryptedCharField, EncryptedTextField
 
 
 class ConsentKind(models.TextChoices):

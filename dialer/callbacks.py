@@ -17,6 +17,7 @@ from django.utils import timezone
 from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from campaigns.services import PhoneInput, contact_create, phone_add
 from common.crypto import keyed_hash
+from common.fields import token_of
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
 from dialer.selectors import task_facts_many
@@ -40,10 +41,16 @@ def default_callback_queue(program: Program) -> Queue | None:
     return program.queues.filter(purpose=Purpose.CALLBACK).order_by("id").first()
 
 
+# Encrypted values a callback does not need: one that no key decrypts must not lose
+# the lead (the decision reads the number's token and refuses it, invalid_number).
+_NOT_READ = ("contact__first_name", "contact__last_name")
+
+
 def contact_for_phone(*, program: Program, e164: str) -> tuple[Contact, PhoneNumber] | None:
     phone = (
         PhoneNumber.objects.filter(contact__program=program, number_hash=keyed_hash(e164))
         .select_related("contact")
+        .defer("number", *_NOT_READ)
         .order_by("id")
         .first()
     )
@@ -94,7 +101,7 @@ def callback_request(
         elif phone is not None:
             number = phone_add(contact=contact, phone=PhoneInput(phone))
         else:
-            first = contact.phones.order_by("id").first()
+            first = contact.phones.defer("number").order_by("id").first()
             if first is None:
                 raise CallbackError("contact", "This contact has no phone number.")
             number = first
@@ -110,7 +117,12 @@ def callback_request(
             )
         except DuplicateOpenTask as dup:
             return CallbackResult(dup.existing, None, created=False)
-        task = CallTask.objects.select_related("contact", "phone", "queue__program").get(pk=task.pk)
+        task = (
+            CallTask.objects.select_related("contact", "phone", "queue__program")
+            .defer("phone__number", *_NOT_READ)
+            .annotate(phone_token=token_of("phone__number"))
+            .get(pk=task.pk)
+        )
         decision = decide(task_facts_many([task], at=now)[0], now)
         task.last_decision = decision.to_dict()
         if not decision.allowed and decision.next_allowed_at is not None:

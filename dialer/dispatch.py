@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_record_many
 from campaigns.models import Script
+from common.fields import token_of
 from dialer.backends import Backend, backend_for
 from dialer.decision.engine import decide_many
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
@@ -30,6 +31,8 @@ from dialer.selectors import task_facts_many
 log = logging.getLogger(__name__)
 
 # What the claim loads: the facts' columns, and what the attempt and the audit need.
+# The number is read as stored (`phone_token`) and decrypted per task: one that no
+# key decrypts refuses its own task (invalid_number) rather than the whole chunk.
 _CLAIM_FIELDS = (
     "id",
     "queue_id",
@@ -45,7 +48,6 @@ _CLAIM_FIELDS = (
     "contact__state",
     "contact__postal_code",
     "contact__patient_status",
-    "phone__number",
     "phone__line_type",
     "phone__provided_by_patient",
     "queue__program_id",
@@ -93,10 +95,11 @@ def dispatch_tasks(
     results: dict[int, DispatchResult] = {}
     attempts: list[CallAttempt] = []
     with transaction.atomic():
-        tasks = list(
+        tasks: list[CallTask] = list(
             CallTask.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("contact", "phone", "queue")
             .only(*_CLAIM_FIELDS)
+            .annotate(phone_token=token_of("phone__number"))
             .filter(
                 pk__in=ids, status=TaskStatus.PENDING, next_attempt_at__lte=now + DISPATCH_LEASE
             )

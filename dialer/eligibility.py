@@ -8,13 +8,13 @@ from typing import Any
 
 from django.db import connection
 
-from campaigns.models import PatientStatus, PhoneNumber, Program, Queue
+from campaigns.models import PatientStatus, Program, Queue
 from common.crypto import keyed_hash
 from common.phones import line_type
 from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
 from dialer.models import OPEN_STATUSES
-from dialer.selectors import TaskRow, task_facts_many
+from dialer.selectors import TaskRow, phone_number_of, task_facts_many
 
 
 class EligibilityError(ValueError):
@@ -135,7 +135,7 @@ def eligibility_decide(
     if contact_id is not None and found["contact"] is None:
         raise EligibilityError("contact", "Unknown contact.")
     if found["number"] is not None:
-        number = phone or _decrypt_number(found["number"])
+        number = phone or phone_number_of(found["number"])  # unreadable: no number
         kind, provided = found["line_type"], found["provided_by_patient"]
     elif phone is not None:
         number, kind, provided = phone, line_type(phone), False
@@ -159,8 +159,3 @@ def eligibility_decide(
         appointment_at=found["appointment_at"],
     )
     return decide(task_facts_many([task], at=at, queues={queue.pk: queue})[0], at)
-
-
-def _decrypt_number(stored: str) -> str:
-    field: Any = PhoneNumber._meta.get_field("number")
-    return str(field.from_db_value(stored, None, connection))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaigns.models import Program, Queue
+from campaigns.models import PhoneNumber, Program, Queue
+from common.fields import field_of, token_of
 from common.phones import try_e164
 from common.together import Statement, fetch_together
 from consent.selectors import consent_facts_from, consent_rows_statement
@@ -71,6 +72,9 @@ def queue_facts(queue: Queue) -> QueueFacts:
     )
 
 
+_NOT_READ = object()
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRow:
     """What the decision reads of one task, without model instances (cheap in bulk)."""
@@ -92,8 +96,13 @@ class TaskRow:
 
     @classmethod
     def of(cls, task: CallTask) -> TaskRow:
-        """From a task instance with its contact and phone (saved or not)."""
+        """From a task instance with its contact and phone (saved or not).
+
+        A task read with its phone's stored token annotated (`phone_token`, as
+        dispatch reads them) has it decrypted here: an unreadable one is no number.
+        """
         contact, phone = task.contact, task.phone
+        token = getattr(task, "phone_token", _NOT_READ)
         return cls(
             pk=task.pk,
             queue_id=task.queue_id,
@@ -102,7 +111,7 @@ class TaskRow:
             state=contact.state,
             postal_code=contact.postal_code,
             patient_status=contact.patient_status,
-            number=phone.number,
+            number=phone.number if token is _NOT_READ else phone_number_of(token),
             line_type=phone.line_type,
             provided_by_patient=phone.provided_by_patient,
             attempts=task.attempts,
@@ -120,7 +129,7 @@ _ROW_COLUMNS = (
     "contact__state",
     "contact__postal_code",
     "contact__patient_status",
-    "phone__number",
+    "phone_token",
     "phone__line_type",
     "phone__provided_by_patient",
     "attempts",
@@ -142,8 +151,24 @@ def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = Fals
     ).order_by("next_attempt_at")
     if lock:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    # The encrypted number comes back decrypted: values_list applies the field's converter.
-    return [TaskRow(*values) for values in qs.values_list(*_ROW_COLUMNS)[:limit]]
+    # The number comes back as stored and is decrypted row by row: one that no key
+    # decrypts blocks its own task (invalid_number), not the whole batch.
+    qs = qs.annotate(phone_token=token_of("phone__number"))
+    rows = []
+    for values in qs.values_list(*_ROW_COLUMNS)[:limit]:
+        values = list(values)
+        values[_NUMBER] = phone_number_of(values[_NUMBER])
+        rows.append(TaskRow(*values))
+    return rows
+
+
+_NUMBER = _ROW_COLUMNS.index("phone_token")
+
+
+def phone_number_of(token: Any) -> str | None:
+    """A phone's number from its stored token; None (no number: the call is refused
+    as `invalid_number`) when no key decrypts it."""
+    return field_of(PhoneNumber, "number").decrypted_or_none(token)
 
 
 # Driven from the contacts (their tasks by index, then those tasks' attempts by index),

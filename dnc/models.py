@@ -12,7 +12,8 @@ from datetime import date, timedelta
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from encrypted_fields.fields import EncryptedCharField, EncryptedTextField
+
+from common.fields import EncryptedCharField, EncryptedTextField
 
 # A registry copy older than this many days may not be used for a solicitation call
 # (TSR 310.4(b)(3)(iv); 47 CFR 64.1200(c)(2)(i)(D)).

@@ -166,10 +166,14 @@ DATABASES["marketing"] = {
 DATABASE_ROUTERS = ["reports.routers.MarketingRouter"]
 
 REDIS_URL = env_redis("REDIS_URL")
+# Short timeouts: with Redis unreachable, a request fails over (the API throttle
+# counts in-process) within a second or two instead of hanging.
+REDIS_SOCKET_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 2}
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
+        "OPTIONS": REDIS_SOCKET_TIMEOUTS,
     }
 }
 
@@ -239,6 +243,17 @@ CELERY_TASK_DEFAULT_QUEUE = "dispatch"
 CELERY_TASK_ROUTES = {"*.bulk_*": {"queue": "bulk"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing fails fast while Redis is down (a few tries within about a second,
+# not a long retry): what was to be sent is in the database, and the planner's
+# next tick sends it (a callback's on-commit dispatch is logged as not queued).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from functools import cache
 from typing import Any
 
+import redis
 import us
 from django.core.cache import cache as django_cache
 from django.utils import timezone
@@ -17,6 +21,8 @@ from rest_framework.settings import api_settings
 from campaigns.models import WEEKDAYS
 from common.phones import InvalidPhoneNumber, to_e164
 from dialer.api.auth import ApiPrincipal
+
+log = logging.getLogger(__name__)
 
 # Ids are PostgreSQL bigints: a larger number is refused as bad input, not a server error.
 MAX_ID = 2**63 - 1
@@ -143,6 +149,11 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
     each request adds one to a small integer in Redis: SET NX (with the
     window's expiry) and INCR, pipelined in one round trip. A client may burst
     to twice the rate across a window boundary, never more.
+
+    While Redis cannot be reached, requests are counted in this process
+    instead (the same windows; Redis is tried again after REDIS_RETRY_SECONDS):
+    an outage of the counter must not refuse a CRM's callback, whose lead the
+    database keeps.
     """
 
     scope = "client"
@@ -170,14 +181,52 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         window = int(self.now // duration)
         self.window_end = float((window + 1) * duration)
         key = self.cache.make_and_validate_key(f"{base}:{window}")
-        pipe = _redis().pipeline(transaction=False)  # INCR alone is atomic; no MULTI needed
-        pipe.set(key, 0, ex=duration + 1, nx=True)
-        pipe.incr(key)
-        count = int(pipe.execute()[1])
+        count = _count_in_redis(key, duration)
+        if count is None:
+            count = _local_counts.add(key, window_end=self.window_end, now=self.now)
         return count <= limit
 
     def wait(self) -> float | None:
         return max(self.window_end - self.timer(), 1.0)
+
+
+REDIS_RETRY_SECONDS = 5.0
+_redis_down_until = 0.0
+
+
+def _count_in_redis(key: str, duration: int) -> int | None:
+    """The window's count after this request, or None when Redis cannot be reached."""
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        return None
+    try:
+        pipe = _redis().pipeline(transaction=False)  # INCR alone is atomic; no MULTI needed
+        pipe.set(key, 0, ex=duration + 1, nx=True)
+        pipe.incr(key)
+        return int(pipe.execute()[1])
+    except redis.RedisError as exc:
+        _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+        log.warning("throttle counting in this process: Redis unreachable (%s)", type(exc).__name__)
+        return None
+
+
+class _LocalCounts:
+    """Per-process counts of the current windows (only while Redis is unreachable)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, tuple[float, int]] = {}  # key -> (window end, count)
+
+    def add(self, key: str, *, window_end: float, now: float) -> int:
+        with self._lock:
+            if len(self._counts) > 10_000:  # drop ended windows now and then
+                self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+            _, count = self._counts.get(key, (window_end, 0))
+            self._counts[key] = (window_end, count + 1)
+            return count + 1
+
+
+_local_counts = _LocalCounts()
 
 
 class Pagination(pagination.LimitOffsetPagination):

@@ -14,6 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from common.fields import UnreadableValue
+
 
 class ApiError(exceptions.APIException):
     """An application error with a stable code."""
@@ -68,6 +70,10 @@ CODES = {
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, UnreadableValue):
+        # Stored data no key decrypts (a key rotated without its fallback): say so,
+        # naming the field; the stored token is never shown as if it were the value.
+        exc = ApiError("unreadable_value", f"Cannot be read: {exc}.", http_status=500)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "message_dict") else {}
         exc = exceptions.ValidationError(fields or {"non_field_errors": exc.messages})

@@ -30,6 +30,7 @@ ERRORS = {
     "409": "Conflict: the object exists, or the Idempotency-Key was used with another body.",
     "415": "Unsupported media type.",
     "429": "Too many requests for this client.",
+    "500": "Server error; code `unreadable_value`: stored data that no configured key decrypts.",
 }
 
 

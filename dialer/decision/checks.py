@@ -33,6 +33,7 @@ _TCPA_KINDS = {
     "reactivation": frozenset({"tcpa_written"}),
 }
 _PATIENT_FREE = "none"
+TCPA_KINDS = _TCPA_KINDS  # read by the selectors of numbers awaiting an RND answer
 
 
 def is_solicitation(purpose: str) -> bool:

@@ -24,8 +24,9 @@ from dialer.selectors import task_facts_many
 from dialer.services import task_create
 from dnc.models import RndAnswer
 from dnc.rnd.facts import consent_date_of
+from dnc.rnd.provider import HttpRndProvider
 from tests.conftest import SYSTEM, Portfolio, make_queue
-from tests.dnc.test_rnd_provider import KEY, FakeRnd, HttpRndProvider, fake  # noqa: F401
+from tests.dnc.test_rnd_provider import KEY, FakeRnd, fake  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -181,3 +181,20 @@ def test_reminder_queues_count_and_callback_queues_do_not(portfolio: Portfolio) 
         task_create(contact=contact, phone=phone, queue=queue, origin="admin", actor=SYSTEM)
     needs: Any = rnd_needed(at=timezone.now())
     assert [n.queue_id for n in needs] == [reminder.pk]
+
+
+def test_the_schedules_admin_shows_how_many_numbers_wait_per_queue(
+    portfolio: Portfolio, alumni: dict[str, date]
+) -> None:
+    from django.test import Client
+
+    from dialer.schedules import schedules_sync
+
+    schedules_sync()
+    client = Client()
+    client.force_login(portfolio.manager_a)
+    page = client.get("/admin/django_celery_beat/periodictask/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Numbers awaiting an RND answer" in html
+    assert '<td class="field-rnd_waiting">2</td>' in html

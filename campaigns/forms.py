@@ -37,6 +37,8 @@ class ProgramForm(forms.ModelForm):  # type: ignore[type-arg]
             "business_days",
             "active",
             "members",
+            "rnd_baa_signed_on",
+            "rnd_qso_signed_on",
         ]
 
 

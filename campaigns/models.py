@@ -65,6 +65,16 @@ class Program(models.Model):
         help_text="Blank: the deployment's TELEPHONY_BACKEND. Credentials stay in the environment.",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="programs", blank=True)
+    # A Reassigned Numbers Database query tells the provider that a treatment
+    # program holds the number: none is sent until both agreements are on file.
+    rnd_baa_signed_on = models.DateField(
+        null=True, blank=True, help_text="Business associate agreement with the RND provider."
+    )
+    rnd_qso_signed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Part 2 qualified service organization agreement with the RND provider.",
+    )
 
     class Meta:
         ordering = ["slug"]

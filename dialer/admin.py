@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
@@ -19,6 +20,7 @@ from common.admin import ReadOnlyAdmin
 from common.scoping import ProgramScopedAdmin, sees_all
 from dialer.abandonment import AbandonmentError, abandonment_rate, abandonment_resume
 from dialer.models import ApiClient, CallAttempt, CallTask
+from dialer.rnd import RND_PURPOSES, rnd_waiting_count
 from dialer.schedules import (
     QueueSchedule,
     ScheduleError,
@@ -178,7 +180,14 @@ class ScheduleAdmin(BeatPeriodicTaskAdmin):
 
     def get_list_display(self, request: HttpRequest) -> Any:
         if self._manager(request):
-            return ["queue_of", "planning", "enabled", "abandonment", "last_run_at"]
+            return [
+                "queue_of",
+                "planning",
+                "enabled",
+                "abandonment",
+                "rnd_waiting",
+                "last_run_at",
+            ]
         return super().get_list_display(request)
 
     def get_list_display_links(self, request: HttpRequest, list_display: Any) -> Any:
@@ -274,6 +283,13 @@ class ScheduleAdmin(BeatPeriodicTaskAdmin):
             return "-"
         rate = str(abandonment_rate(queue_id=queue.pk))
         return f"{rate}, paused" if queue.paused_reason else rate
+
+    @admin.display(description="Numbers awaiting an RND answer")
+    def rnd_waiting(self, obj: PeriodicTask) -> str:
+        queue = self._queue(obj)
+        if queue is None or queue.purpose not in RND_PURPOSES:
+            return "-"
+        return str(rnd_waiting_count(queue_id=queue.pk, at=timezone.now()))
 
     def _each_queue(self, request: HttpRequest, queryset: QuerySet[PeriodicTask], act: Any) -> None:
         done = 0

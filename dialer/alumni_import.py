@@ -18,6 +18,9 @@ what the numbering plan says, `provided_by_patient` to false.
    active Part 2 consent naming the program for reactivation
    (`part2_consent_missing`), and the number needs written consent
    (`consent_missing`). Every other row says why it was not queued.
+   A number the Reassigned Numbers Database already reports disconnected since
+   the date of the written consent the row relies on is not queued either
+   (`number_reassigned`); a `yes` for another date is named in the row's detail.
 Small files run in the request, in one transaction. Large ones run in a
 Celery task (queue `bulk`) that commits in chunks and saves its progress, so
 the audit trail's lock is never held for long and a crashed run resumes; the
@@ -32,7 +35,7 @@ import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -52,8 +55,11 @@ from consent.services import (
     alumni_import_queue,
     alumni_import_store_inline,
 )
+from dialer.decision.outcome import NUMBER_REASSIGNED
 from dialer.models import TaskOrigin
 from dialer.services import DuplicateOpenTask, task_create
+from dnc.rnd.facts import RndAnswerFact, consent_date_of
+from dnc.rnd.selectors import rnd_answers_many
 
 logger = logging.getLogger(__name__)
 
@@ -300,8 +306,8 @@ def alumni_import_rows(
 ) -> list[RowOutcome]:
     """Contacts, numbers and tasks for checked rows, in the caller's transaction.
 
-    Queries per batch: one for the existing contacts, one for their consents;
-    then the services' own per row.
+    Queries per batch: one for the existing contacts, one for their consents,
+    one for the RND answers of the numbers; then the services' own per row.
     """
     at = at or timezone.now()
     program = queue.program
@@ -314,6 +320,7 @@ def alumni_import_rows(
     facts = consent_facts_for_pairs(
         pairs=[(existing[r.external_id].pk, r.phone) for r in rows if r.external_id in existing]
     )
+    answers = rnd_answers_many(numbers=[r.phone for r in rows])
     outcomes: list[RowOutcome] = []
     for row in rows:
         phone_input = PhoneInput(row.phone, row.line_type or None, row.provided_by_patient)
@@ -343,22 +350,29 @@ def alumni_import_rows(
                 row.patient_status,
                 " (the list says patient; the contact record does not)",
             )
+        consents = facts.get((contact.pk, row.phone), ())
         coverage = coverage_of(
-            facts=facts.get((contact.pk, row.phone), ()),
+            facts=consents,
             patient_status=status,
             program_id=program.pk,
             purpose=queue.purpose,
             at=at,
             provided_by_patient=phone.provided_by_patient,
         )
-        if not coverage.covered:
+        relied = {
+            consent_date_of(c.signed_at)
+            for c in consents
+            if c.id in coverage.relied_on and c.kind != "part2"
+        }
+        reassigned = _reassigned(answers.get(row.phone, ()), relied)
+        if not coverage.covered or reassigned.blocks:
             outcomes.append(
                 RowOutcome(
                     row.row,
                     row.external_id,
                     NOT_QUEUED,
-                    coverage.codes,
-                    "; ".join(b.detail for b in coverage.blockers) + note,
+                    coverage.codes + reassigned.codes,
+                    "; ".join([b.detail for b in coverage.blockers] + reassigned.details) + note,
                     contact.pk,
                     None,
                     created,
@@ -394,13 +408,37 @@ def alumni_import_rows(
                 row.external_id,
                 QUEUED,
                 (),
-                f"queued on {coverage.basis}",
+                "; ".join([f"queued on {coverage.basis}", *reassigned.details]),
                 contact.pk,
                 task.pk,
                 created,
             )
         )
     return outcomes
+
+
+@dataclass(frozen=True)
+class _Reassigned:
+    blocks: bool
+    codes: tuple[str, ...]
+    details: list[str]
+
+
+def _reassigned(answers: Sequence[RndAnswerFact], relied: set[date]) -> _Reassigned:
+    """What the RND has already said `yes` to for this number.
+
+    It blocks when every consent date the row relies on is answered `yes`
+    (the number changed hands since each); other `yes` dates are only named.
+    """
+    since = sorted(a.consent_date for a in answers if a.result == "yes")
+    if not since:
+        return _Reassigned(False, (), [])
+    blocks = bool(relied) and relied <= set(since)
+    dates = ", ".join(str(d) for d in since)
+    detail = f"the Reassigned Numbers Database reports this number disconnected since {dates}"
+    # A row relying on no consent is refused anyway: the code says the RND's part too.
+    codes = (NUMBER_REASSIGNED,) if blocks or not relied else ()
+    return _Reassigned(blocks, codes, [detail])
 
 
 def _check_queue(queue: Queue) -> None:

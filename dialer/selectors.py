@@ -5,6 +5,7 @@
 2. DNC status and registry as-of dates for every number (dnc selectors, set-based);
 3. consents of every contact (consent selector, one query);
 4. recent attempts to every contact (one query);
+5. the RND answers on file for every number (one query);
 The decision itself (dialer.decision) is pure and runs over the result.
 """
 
@@ -33,6 +34,7 @@ from dialer.decision.facts import (
     TaskFacts,
 )
 from dialer.models import CallTask
+from dnc.rnd.selectors import rnd_answers_from, rnd_answers_statement
 from dnc.selectors import (
     DncStatus,
     RegistryAsOf,
@@ -232,6 +234,8 @@ def task_facts_many(
     if consent_rows is not None:
         statements["consents"] = consent_rows
         statements["attempts"] = recent_attempts_statement(contact_ids=contact_ids, at=at)
+    if valid:
+        statements["rnd"] = rnd_answers_statement(numbers=valid)
     found = fetch_together(statements)
     if one is not None:
         one_status, one_as_of = dnc_one_answer(one, found["dnc"][0])
@@ -241,6 +245,7 @@ def task_facts_many(
         dnc, registry = dnc_status_many(numbers=valid), registry_as_of_many(numbers=valid)
     consents = consent_facts_from(found.get("consents", []), valid)
     attempts = recent_attempts_from(found.get("attempts", []))
+    rnd = rnd_answers_from(found.get("rnd", []), valid)
     wanted = {row.queue_id for row in rows}
     queue_rows = dict(queues or {})
     if not wanted <= queue_rows.keys():
@@ -301,6 +306,7 @@ def task_facts_many(
                 last_attempt_at=row.last_attempt_at,
                 callback_requested_at=row.requested_at if queue.purpose == "callback" else None,
                 appointment_at=row.appointment_at,
+                rnd=rnd.get(e164, ()) if e164 else (),
             )
         )
     return out

@@ -15,11 +15,13 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from audit.actors import actor_system
 from dialer.abandonment import abandonment_enforce
 from dialer.alumni_import import alumni_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
+from dialer.rnd import rnd_refresh
 from dialer.schedules import schedules_sync
 
 # Planned tasks travel in chunks: one message per task costs about half a
@@ -76,6 +78,12 @@ def schedules_sync_task() -> int:
 @shared_task(name="dialer.bulk_abandonment_check")
 def abandonment_check() -> int:
     return len(abandonment_enforce())
+
+
+@shared_task(name="dialer.bulk_rnd_refresh")
+def rnd_refresh_task() -> int:
+    """Ask the RND provider about the numbers of active queues that wait for an answer."""
+    return rnd_refresh(at=timezone.now(), actor=actor_system("rnd_refresh"))
 
 
 @shared_task(name="dialer.heartbeat")

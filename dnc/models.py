@@ -207,3 +207,36 @@ class RegistryNumber(models.Model):
 
     def __str__(self) -> str:
         return f"registry row of load #{self.load_id}"
+
+
+class RndResult(models.TextChoices):
+    YES = "yes", "Yes: disconnected since the date asked about"
+    NO = "no", "No: not disconnected since that date"
+    NO_DATA = "no_data", "No data"
+
+
+class RndAnswer(models.Model):
+    """The Reassigned Numbers Database's answer for one number and one date asked about.
+
+    The number is kept only as its keyed hash: an answer is looked up, never
+    listed by number. One row per number and date: a later answer replaces an
+    earlier one (the newest `queried_at` wins).
+    """
+
+    number_hash = models.CharField(max_length=64)
+    consent_date = models.DateField(help_text="The date asked about (the consent's date).")
+    result = models.CharField(max_length=7, choices=RndResult.choices)
+    queried_at = models.DateTimeField(help_text="When the RND answered.")
+    source = models.CharField(max_length=100, help_text="file:<name> or provider:<name>")
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "reassigned-number answer"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number_hash", "consent_date"], name="dnc_one_rnd_answer_per_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"RND answer #{self.pk}"

@@ -68,6 +68,19 @@ SIP_CTRL_HOST = env_str("SIP_CTRL_HOST", "127.0.0.1")
 SIP_CTRL_PORT = env_int("SIP_CTRL_PORT", 4444, minimum=1)
 SIP_TRUNK_HOST = env_str("SIP_TRUNK_HOST", "")  # host[:port] of the PBX or trunk
 
+# Reassigned Numbers Database queries (dnc/rnd/provider.py): the scrub service's
+# API and key. Unset: no queries are sent (answers come from results files).
+RND_PROVIDER_URL = env_str("RND_PROVIDER_URL", "").rstrip("/")
+if RND_PROVIDER_URL and not re.match(r"^https?://[^\s]+$", RND_PROVIDER_URL):
+    raise ImproperlyConfigured("Environment variable RND_PROVIDER_URL: must be an http(s) URL")
+RND_PROVIDER_KEY = (
+    env_secret("RND_PROVIDER_KEY", min_length=16)
+    if os.environ.get("RND_PROVIDER_KEY") or os.environ.get("RND_PROVIDER_KEY_FILE")
+    else ""
+)
+RND_PROVIDER_BATCH = env_int("RND_PROVIDER_BATCH", 1000, minimum=1)  # queries per request
+RND_PROVIDER_TIMEOUT = env_int("RND_PROVIDER_TIMEOUT", 30, minimum=1)  # seconds
+
 INSTALLED_APPS = [
     "access.apps.StaffAdminConfig",  # the admin site, behind two factors
     "django.contrib.auth",

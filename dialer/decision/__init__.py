@@ -16,6 +16,7 @@ from dialer.decision.facts import (
     ProgramFacts,
     QueueFacts,
     RegistryFacts,
+    RndAnswerFact,
     TaskFacts,
 )
 from dialer.decision.outcome import REASON_CODES, TIME_CODES, Decision, Reason
@@ -35,6 +36,7 @@ __all__ = [
     "QueueFacts",
     "Reason",
     "RegistryFacts",
+    "RndAnswerFact",
     "RulesTableError",
     "TaskFacts",
     "clear_caches",

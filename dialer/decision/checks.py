@@ -11,11 +11,18 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 from dialer.decision import outcome as codes
-from dialer.decision.facts import PURPOSES, SOLICITATION_PURPOSES, ConsentFact, TaskFacts
+from dialer.decision.facts import (
+    PURPOSES,
+    SOLICITATION_PURPOSES,
+    ConsentFact,
+    RndAnswerFact,
+    TaskFacts,
+)
 from dialer.decision.numbering import exchange_of
 from dialer.decision.outcome import Reason
 from dialer.decision.rules_table import RULES
 from dialer.decision.zones import Location
+from dnc.rnd.facts import consent_date_of
 
 Check = Callable[[TaskFacts, datetime, Location], "Reason | None"]
 
@@ -26,6 +33,7 @@ _TCPA_KINDS = {
     "reactivation": frozenset({"tcpa_written"}),
 }
 _PATIENT_FREE = "none"
+TCPA_KINDS = _TCPA_KINDS  # read by the selectors of numbers awaiting an RND answer
 
 
 def is_solicitation(purpose: str) -> bool:
@@ -145,6 +153,78 @@ def check_consent_basis(f: TaskFacts, at: datetime, loc: Location) -> Reason | N
     return Reason(codes.CONSENT_MISSING, "; ".join(problems)) if problems else None
 
 
+def _rnd_answer(f: TaskFacts, c: ConsentFact) -> RndAnswerFact | None:
+    asked = consent_date_of(c.signed_at)
+    return next((a for a in f.rnd if a.consent_date == asked), None)
+
+
+def _rnd_clear_until(f: TaskFacts, c: ConsentFact) -> datetime:
+    """The last instant this consent may carry the call as far as reassignment goes.
+
+    Within the minimum aging after the consent the number cannot have changed
+    hands. After it: `yes` never clears; for reactivation only a `no` clears,
+    for 31 days after it was asked (the safe harbor of 47 CFR 64.1200(m));
+    for the other purposes anything but `yes` does.
+    """
+    aging_ends = c.signed_at + RULES.rnd_min_aging
+    answer = _rnd_answer(f, c)
+    if answer is None:
+        cleared = None if is_solicitation(f.queue.purpose) else _NEVER
+    elif answer.result == "yes":
+        cleared = None
+    elif is_solicitation(f.queue.purpose):
+        cleared = answer.queried_at + RULES.rnd_max_age if answer.result == "no" else None
+    else:
+        cleared = _NEVER
+    return max(aging_ends, cleared) if cleared is not None else aging_ends
+
+
+def _rnd_relied(f: TaskFacts, at: datetime) -> list[ConsentFact] | None:
+    """The consents this call relies on for the RND rule; None when it needs no answer.
+
+    A callback the person asked for recently relies on that request.
+    """
+    purpose = f.queue.purpose
+    requested = f.callback_requested_at
+    if (
+        purpose == "callback"
+        and requested is not None
+        and at - requested <= RULES.rnd_callback_exempt
+    ):
+        return None
+    return [c for c in _tcpa(f, purpose) if c.active_at(at)]
+
+
+def check_reassigned(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
+    """RULES.md 3a: a consent over 45 days old needs the RND's answer for its date.
+
+    The call goes ahead when at least one consent it relies on is clear (given
+    within 45 days, or answered as `_rnd_clear_until` requires); a basis with
+    no consent at all is the consent rule's matter, not this one's.
+    """
+    relied = _rnd_relied(f, at)
+    if not relied:
+        return None
+    if any(at <= _rnd_clear_until(f, c) for c in relied):
+        return None
+    problems = []
+    for c in relied:
+        asked = consent_date_of(c.signed_at)
+        answer = _rnd_answer(f, c)
+        if answer is None:
+            problems.append(f"no RND answer on file for the consent of {asked}")
+        elif answer.result == "yes":
+            problems.append(f"the RND reports the number disconnected since {asked}")
+        elif answer.result == "no_data":
+            problems.append(f"the RND has no data for {asked} (no safe harbor)")
+        else:
+            age = (at - answer.queried_at).days
+            problems.append(
+                f"the RND answer for {asked} is {age} days old (at most {RULES.rnd_max_age.days})"
+            )
+    return Reason(codes.NUMBER_REASSIGNED, "; ".join(problems))
+
+
 def check_national_dnc(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
     if f.dnc.national and is_solicitation(f.queue.purpose) and not _written_for_number(f, at):
         return Reason(
@@ -228,6 +308,7 @@ CHECKS_FIRST: tuple[tuple[str, Check], ...] = (
     (codes.CONSENT_REVOKED, check_consent_revoked),
     (codes.PART2_CONSENT_MISSING, check_part2),
     (codes.CONSENT_MISSING, check_consent_basis),
+    (codes.NUMBER_REASSIGNED, check_reassigned),
     (codes.NATIONAL_DNC, check_national_dnc),
     (codes.STATE_DNC, check_state_dnc),
     (codes.REGISTRY_STALE, check_registry),
@@ -266,6 +347,10 @@ def valid_until(f: TaskFacts, at: datetime, loc: Location) -> datetime | None:
                 if c.kind == "tcpa_written" and c.covers_number and c.active_at(at)
             )
         )
+    relied = _rnd_relied(f, at)
+    if relied:
+        clear = [u for c in relied if at <= (u := _rnd_clear_until(f, c))]
+        ends.append(max(clear, default=_NEVER))
     if is_solicitation(purpose):
         copies = [f.registry.national_as_of]
         copies += [f.registry.state_as_of.get(s) for s in registry_states(loc)]

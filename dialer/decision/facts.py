@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from consent.facts import ConsentFact as ConsentFact  # owned by consent; re-exported
+from dnc.rnd.facts import RndAnswerFact as RndAnswerFact  # owned by dnc; re-exported
 
 PURPOSES = frozenset({"callback", "reminder", "reactivation"})
 SOLICITATION_PURPOSES = frozenset({"reactivation"})
@@ -97,3 +98,5 @@ class TaskFacts:
     last_attempt_at: datetime | None
     callback_requested_at: datetime | None
     appointment_at: datetime | None
+    # The Reassigned Numbers Database's answers for this number, one per date asked.
+    rnd: tuple[RndAnswerFact, ...] = ()

@@ -11,6 +11,7 @@ NATIONAL_DNC = "national_dnc"
 STATE_DNC = "state_dnc"
 REGISTRY_STALE = "registry_stale"
 CONSENT_MISSING = "consent_missing"
+NUMBER_REASSIGNED = "number_reassigned"
 CONSENT_REVOKED = "consent_revoked"
 PART2_CONSENT_MISSING = "part2_consent_missing"
 OUTSIDE_CALLING_WINDOW = "outside_calling_window"
@@ -26,6 +27,7 @@ REASON_CODES = (
     CONSENT_REVOKED,
     PART2_CONSENT_MISSING,
     CONSENT_MISSING,
+    NUMBER_REASSIGNED,
     NATIONAL_DNC,
     STATE_DNC,
     REGISTRY_STALE,

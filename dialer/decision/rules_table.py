@@ -36,7 +36,14 @@ _REQUIRED = {
     "cap": {"id", "kind", "citation", "confidence", "state", "purposes", "limit", "window_hours"},
     "state_registry": {"id", "kind", "citation", "confidence", "states"},
 }
-_CONSTANTS = {"registry_max_age_days", "callback_validity_days", "next_allowed_horizon_days"}
+_CONSTANTS = {
+    "registry_max_age_days",
+    "callback_validity_days",
+    "next_allowed_horizon_days",
+    "rnd_min_aging_days",
+    "rnd_max_age_days",
+    "rnd_callback_exempt_days",
+}
 
 Span = tuple[int, int]  # seconds since local midnight: [start, end), end <= 86400
 
@@ -83,6 +90,9 @@ class RulesTable:
     hours: tuple[HoursRule, ...]
     caps: tuple[CapRule, ...]
     state_registries: frozenset[str]
+    rnd_min_aging: timedelta  # a consent this old needs an RND answer
+    rnd_max_age: timedelta  # an RND answer older than this is stale
+    rnd_callback_exempt: timedelta  # a callback asked for this recently needs none
 
 
 def parse_span(text: str) -> Span:
@@ -185,6 +195,9 @@ def load(text: str | None = None) -> RulesTable:
         hours=tuple(hours),
         caps=tuple(caps),
         state_registries=frozenset(registries),
+        rnd_min_aging=timedelta(days=constants["rnd_min_aging_days"]),
+        rnd_max_age=timedelta(days=constants["rnd_max_age_days"]),
+        rnd_callback_exempt=timedelta(days=constants["rnd_callback_exempt_days"]),
     )
 
 

@@ -15,10 +15,10 @@ from dialer.models import CallAttempt, CallTask
 from tests.api.conftest import JSON, api_client, error_fields, get, post
 from tests.conftest import Portfolio
 
-# token, what is on file (queue, contact, number, open task), then DNC, consents and
-# attempts (sent together, one round trip), registry version and coverage (kept per
-# version once a registry is loaded; there is none here).
-ELIGIBILITY_QUERIES = 7
+# token, what is on file (queue, contact, number, open task), then DNC, consents,
+# attempts and RND answers (sent together, one round trip), registry version and
+# coverage (kept per version once a registry is loaded; there is none here).
+ELIGIBILITY_QUERIES = 8
 STARTED = (timezone.now() - timedelta(hours=1)).isoformat()
 
 pytestmark = pytest.mark.django_db

@@ -270,3 +270,40 @@ def test_a_run_whose_worker_died_resumes_after_its_last_chunk(
     run.refresh_from_db()
     assert (run.status, run.rows_done) == ("done", 7)
     assert not Contact.objects.filter(external_id="AL-NEW").exists()  # row 3: not run again
+
+
+@pytest.mark.django_db
+def test_it_reports_the_numbers_the_rnd_already_marked_reassigned(
+    portfolio: Portfolio, mixed: dict[str, Any]
+) -> None:
+    """RULES.md 3a: a `yes` for the date of the consent a row relies on keeps it out."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common.crypto import keyed_hash
+    from dnc.models import RndAnswer
+    from dnc.rnd.facts import consent_date_of
+
+    signed = mixed["ok"].consents.get(kind="tcpa_written").signed_at
+    for number, asked in (
+        ("+13055550161", consent_date_of(signed)),  # AL-OK: its consent's date
+        ("+13055550165", consent_date_of(signed) - timedelta(days=400)),  # PR-1: another date
+        ("+13055550166", consent_date_of(signed)),  # AL-NEW: no consent at all
+    ):
+        RndAnswer.objects.create(
+            number_hash=keyed_hash(number),
+            consent_date=asked,
+            result="yes",
+            queried_at=timezone.now(),
+            source="file:test.csv",
+        )
+    report = alumni_import(queue=portfolio.reactivation_a, data=mixed["data"], actor=SYSTEM)
+    by_id = {o.external_id: o for o in report.rows}
+    assert (by_id["AL-OK"].status, by_id["AL-OK"].codes) == ("not_queued", ("number_reassigned",))
+    assert "disconnected since" in by_id["AL-OK"].detail
+    assert "305" not in by_id["AL-OK"].detail
+    assert (by_id["PR-1"].status, by_id["PR-1"].codes) == ("queued", ())
+    assert "disconnected since" in by_id["PR-1"].detail
+    assert "number_reassigned" in by_id["AL-NEW"].codes
+    assert not CallTask.objects.filter(origin="import", contact=mixed["ok"]).exists()

@@ -19,12 +19,14 @@ from dialer.decision import (
     ProgramFacts,
     QueueFacts,
     RegistryFacts,
+    RndAnswerFact,
     TaskFacts,
 )
 
 EVERY_DAY = frozenset(range(7))
 ALL_DAY = (time(0), time(0))  # 00:00-00:00: the whole day, so the window adds nothing
 PROGRAM_ID = 7
+SIGNED = datetime(2025, 1, 1, tzinfo=UTC)  # the default consent's date
 STATE_REGISTRIES = ("CO", "FL", "IN", "LA", "MA", "MO", "MS", "OK", "PA", "TN", "TX", "WY")
 
 
@@ -49,13 +51,17 @@ def consent(kind: str, *purposes: str, **kw: Any) -> ConsentFact:
         "kind": kind,
         "covers_number": kind != "part2",
         "purposes": frozenset(purposes or ("callback", "reminder", "reactivation")),
-        "signed_at": utc(2025, 1, 1),
+        "signed_at": SIGNED,
         "expires_at": None,
         "revoked_at": None,
         "recipient_program_ids": frozenset({PROGRAM_ID}) if kind == "part2" else frozenset(),
     }
     fields.update(kw)
     return ConsentFact(**fields)
+
+
+def rnd_answer(asked: date, result: str, queried_at: datetime) -> RndAnswerFact:
+    return RndAnswerFact(consent_date=asked, result=result, queried_at=queried_at)
 
 
 def attempts(*ats: datetime, purpose: str = "reactivation") -> tuple[AttemptFact, ...]:
@@ -97,6 +103,9 @@ def task(
         last_attempt_at=None,
         callback_requested_at=at - timedelta(hours=1) if purpose == "callback" else None,
         appointment_at=at + timedelta(days=1) if purpose == "reminder" else None,
+        # A fresh "no" from the RND for the default consent's date: the number has
+        # not changed hands since (RULES.md 3a).
+        rnd=(rnd_answer(SIGNED.date(), "no", at - timedelta(days=2)),),
     )
     return replace(facts, **overrides) if overrides else facts
 

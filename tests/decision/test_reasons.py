@@ -76,7 +76,8 @@ def test_it_returns_every_blocking_reason_together():
         "queue_inactive",
         "abandon_rate_exceeded",
     )
-    assert set(decision.codes) | {"invalid_number"} == set(REASON_CODES)
+    # A revoked consent is relied on by no call, so the RND rule has nothing to ask.
+    assert set(decision.codes) | {"invalid_number", "number_reassigned"} == set(REASON_CODES)
     assert decision.next_allowed_at is None
     assert not decision.allowed
 

@@ -20,6 +20,7 @@ from dialer.alumni_import import alumni_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
+from dialer.preview import preview_release_expired
 from dialer.schedules import schedules_sync
 
 # Planned tasks travel in chunks: one message per task costs about half a
@@ -76,6 +77,12 @@ def schedules_sync_task() -> int:
 @shared_task(name="dialer.bulk_abandonment_check")
 def abandonment_check() -> int:
     return len(abandonment_enforce())
+
+
+@shared_task(name="dialer.bulk_preview_release_expired")
+def preview_release_expired_task() -> int:
+    """Every minute: preview calls taken and not logged in time go back (dialer.preview)."""
+    return preview_release_expired(now=timezone.now())
 
 
 @shared_task(name="dialer.heartbeat")

@@ -37,9 +37,16 @@ def monday() -> Iterator[time_machine.Traveller]:
         yield traveller
 
 
-def _task(queue: Queue, contact: Contact, phone: PhoneNumber, **kwargs: datetime) -> CallTask:
+def _task(
+    queue: Queue, contact: Contact, phone: PhoneNumber, *, appointment_at: datetime | None = None
+) -> CallTask:
     return task_create(
-        contact=contact, phone=phone, queue=queue, origin="import", actor=SYSTEM, **kwargs
+        contact=contact,
+        phone=phone,
+        queue=queue,
+        origin="import",
+        actor=SYSTEM,
+        appointment_at=appointment_at,
     )
 
 

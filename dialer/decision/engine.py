@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -71,10 +70,16 @@ def decide_batch(facts: Sequence[TaskFacts], at: datetime) -> list[Decision]:
        attempt at `at` (AttemptFact with no id) for every later task sharing a
        key with it, added to that task's recent attempts before it is decided.
     """
-    counts = Counter(key for f in facts for key in f.person_keys)
-    shared = {i for i, f in enumerate(facts) if any(counts[key] > 1 for key in f.person_keys)}
-    if not shared:
-        return decide_many(facts, at)
+    keys = [key for f in facts for key in f.person_keys]
+    if len(set(keys)) == len(keys):
+        return decide_many(facts, at)  # nobody twice: the common case, at full speed
+    first: dict[object, int] = {}
+    shared: set[int] = set()
+    for i, f in enumerate(facts):
+        for key in f.person_keys:
+            j = first.setdefault(key, i)
+            if j != i:
+                shared.update((i, j))
     when = clock.as_utc(at)
     granted: dict[object, list[tuple[int, AttemptFact]]] = {}
     out: list[Decision] = []

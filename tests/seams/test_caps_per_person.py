@@ -8,8 +8,9 @@ a call granted earlier in the same batch counts too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from campaigns.models import Contact, PhoneNumber, Purpose, Queue
 from campaigns.services import PhoneInput, contact_create
+from dialer.decision import decide_batch, decide_many
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.planner import plan_queue
@@ -25,6 +27,7 @@ from dialer.preview import preview_take_next
 from dialer.selectors import task_facts_many
 from dialer.services import task_create
 from tests.conftest import Portfolio, make_queue
+from tests.decision import builders
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, open_queue
 
 NUMBER_A = "+13055550123"  # contact_a's number (Florida)
@@ -220,3 +223,24 @@ def test_the_preview_recheck_excludes_only_the_offered_attempt(
     offered.refresh_from_db()
     assert offered.outcome == Outcome.WITHDRAWN
     assert [r["code"] for r in offered.decision["reasons"]] == ["frequency_cap"]
+
+
+def test_decide_batch_counts_a_person_once_granted_and_leaves_strangers_alone() -> None:
+    """Pure: the reminder cap (1 a day) lets the first of one person's tasks through."""
+    at = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    base = builders.task(
+        at, purpose="reminder", line_type="mobile", appointment_at=at + timedelta(days=3)
+    )
+    mine = [
+        dataclasses.replace(base, task_id=1, person_keys=(7, "hash-a")),
+        dataclasses.replace(base, task_id=2, person_keys=(8, "hash-a")),  # another row, one number
+        dataclasses.replace(base, task_id=3, person_keys=(7, "hash-b")),  # one row, another number
+        dataclasses.replace(base, task_id=4, person_keys=(9, "hash-c")),  # someone else
+    ]
+    assert [d.allowed for d in decide_many(mine, at)] == [True, True, True, True]
+    decided = decide_batch(mine, at)
+    assert [d.allowed for d in decided] == [True, False, False, True]
+    assert decided[1].codes == ("frequency_cap",)
+    assert decided[1].next_allowed_at == at + timedelta(hours=24)
+    strangers = [dataclasses.replace(base, task_id=i, person_keys=(i, f"h{i}")) for i in range(3)]
+    assert decide_batch(strangers, at) == decide_many(strangers, at)

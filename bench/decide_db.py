@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 3)
     print(machine())
 
-    from dialer.decision import decide_many
+    from dialer.decision import decide_batch
     from dialer.selectors import due_task_rows, task_facts_many
 
     creation = connection.creation
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             tasks = due_task_rows(queue_id=queue_id, now=AT, limit=n)
             facts = task_facts_many(tasks, at=AT)
             loaded = timer.perf_counter()
-            decisions = decide_many(facts, AT)
+            decisions = decide_batch(facts, AT)
             done = timer.perf_counter()
             loads.append(loaded - started)
             decides.append(done - loaded)

@@ -21,7 +21,7 @@ from audit.services import audit_record_many
 from campaigns.models import Script
 from common.fields import token_of
 from dialer.backends import Backend, backend_for
-from dialer.decision.engine import decide_many
+from dialer.decision.engine import decide_batch
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.outcomes import attempt_outcome_record
 from dialer.planner import DISPATCH_LEASE, decisions_write_back
@@ -78,7 +78,8 @@ def dispatch_tasks(
     1. Lock those tasks that are pending and due, or leased by the planner (SKIP
        LOCKED: a busy row belongs to another worker, which has the call in hand);
        the others are `not_claimed`: a stale message never calls a task early.
-    2. Decide them all with facts read inside this transaction.
+    2. Decide them all with facts read inside this transaction (`decide_batch`:
+       the chunk's own calls to a person count toward their caps).
     3. Refused: reschedule or end them (an ended one is audited).
     4. Allowed: create the attempts (unique per task and attempt number), mark
        the tasks in progress, audit each dispatch with what it used; commit.
@@ -107,7 +108,7 @@ def dispatch_tasks(
         )
         if tasks:
             facts = task_facts_many(tasks, at=now)
-            decisions = decide_many(facts, now)
+            decisions = decide_batch(facts, now)
             events: list[dict[str, Any]] = []
             refusals = []
             allowed = []

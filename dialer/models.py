@@ -109,6 +109,10 @@ class CallAttempt(models.Model):
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Preview calls: when staff took the call, and when a fresh decision let them dial it
+    # (the number is shown only from then on).
+    taken_at = models.DateTimeField(null=True, blank=True)
+    dialled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -1,4 +1,8 @@
-"""The "My calls" page in the admin: take the next call, read the script, log the outcome."""
+"""The "My calls" page in the admin: take the next call, read the script, dial, log the outcome.
+
+The call in hand is decided again on every look until it is dialled, and at
+"Dial": the number appears only after that fresh, allowed decision.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from audit.actors import actor_for_user
 from common.admin import ReadOnlyAdmin
 from dialer.models import MyCall, Outcome
 from dialer.outcomes import OutcomeError, attempt_outcome_record
-from dialer.preview import current_call, preview_take_next
+from dialer.preview import InHand, current_call, preview_dial, preview_in_hand, preview_take_next
 
 STAFF_OUTCOMES = [
     (Outcome.CONNECTED, "Connected"),
@@ -38,6 +42,22 @@ class OutcomeForm(forms.Form):
         required=False,
     )
     duration_seconds = forms.IntegerField(min_value=0, required=False)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0  # matches no call
+
+
+def _say_withdrawn(request: HttpRequest, checked: InHand) -> None:
+    """Tell staff that the call in hand was withdrawn at this check, and why."""
+    if checked.withdrawn:
+        why = "; ".join(checked.details) or checked.withdrawn
+        messages.warning(
+            request, f"The call in hand was withdrawn ({checked.withdrawn}): {why}. Do not dial."
+        )
 
 
 def _staff(request: HttpRequest) -> User:
@@ -62,15 +82,25 @@ class MyCallsAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
                 ):
                     messages.info(request, "No call is waiting for your programs right now.")
                 return HttpResponseRedirect(here)
+            if action == "dial":
+                checked = preview_dial(
+                    user=_staff(request), attempt_id=_int(request.POST.get("attempt"))
+                )
+                _say_withdrawn(request, checked)
+                return HttpResponseRedirect(here)
             if action == "outcome":
                 return self._log_outcome(request, here)
-        attempt = current_call(user=_staff(request))
+        checked = preview_in_hand(user=_staff(request))
+        _say_withdrawn(request, checked)
+        attempt = checked.attempt
+        dialled = attempt is not None and attempt.dialled_at is not None
         context = {
             **self.admin_site.each_context(request),
             "title": "My calls",
             "opts": self.model._meta,
             "attempt": attempt,
-            "form": OutcomeForm(initial={"attempt": attempt.pk}) if attempt else None,
+            "dialled": dialled,
+            "form": OutcomeForm(initial={"attempt": attempt.pk}) if attempt and dialled else None,
             "decision": attempt.decision if attempt else None,
         }
         return TemplateResponse(request, "admin/dialer/my_calls.html", context)
@@ -80,6 +110,9 @@ class MyCallsAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
         attempt = current_call(user=_staff(request))
         if not form.is_valid() or attempt is None or form.cleaned_data["attempt"] != attempt.pk:
             messages.error(request, "That call is not yours to log, or the form is incomplete.")
+            return HttpResponseRedirect(here)
+        if attempt.dialled_at is None:
+            messages.error(request, "Press Dial first: this call was not dialled.")
             return HttpResponseRedirect(here)
         try:
             attempt_outcome_record(

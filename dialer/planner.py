@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.services import audit_record_many
 from campaigns.models import Queue
-from dialer.decision.engine import Decision, decide_many
+from dialer.decision.engine import Decision, decide_batch
 from dialer.models import TaskStatus
 from dialer.refusals import refusal_event, refusal_of
 from dialer.selectors import due_task_rows, task_facts_many
@@ -48,7 +48,8 @@ def plan_queue(
     Then each batch is one transaction:
     1. lock due pending tasks, oldest first (SKIP LOCKED: dispatch or another
        planner may hold some), as values rather than model instances;
-    2. load their facts in a few queries and decide them all;
+    2. load their facts in a few queries and decide them all (`decide_batch`:
+       a call allowed to a person counts toward their caps for the rest of the batch);
     3. allowed: lease them (next_attempt_at + DISPATCH_LEASE) and, on commit, hand
        them to dispatch; blocked: move to next_allowed_at, or end with the reason
        (audited);
@@ -66,7 +67,7 @@ def plan_queue(
             rows = due_task_rows(queue_id=queue_id, now=now, limit=batch, lock=True)
             if not rows:
                 return result
-            decisions = decide_many(task_facts_many(rows, at=now), now)
+            decisions = decide_batch(task_facts_many(rows, at=now), now)
             allowed: list[int] = []
             writes: list[_Write] = []
             ended_events = []

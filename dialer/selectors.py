@@ -4,7 +4,8 @@
    each queue and program once;
 2. DNC status and registry as-of dates for every number (dnc selectors, set-based);
 3. consents of every contact (consent selector, one query);
-4. recent attempts to every contact (one query);
+4. recent attempts to every person: their contact rows and, across the whole
+   portfolio, their numbers' keyed hashes (one query);
 5. the RND answers on file for every number (one query);
 The decision itself (dialer.decision) is pure and runs over the result.
 """
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from campaigns.models import PhoneNumber, Program, Queue
+from common.crypto import keyed_hash
 from common.fields import field_of, token_of
 from common.phones import try_e164
 from common.together import Statement, fetch_together
@@ -95,6 +97,7 @@ class TaskRow:
     last_attempt_at: datetime | None
     requested_at: datetime | None
     appointment_at: datetime | None
+    number_hash: str = ""  # the number's keyed hash ("": computed from the number)
 
     @classmethod
     def of(cls, task: CallTask) -> TaskRow:
@@ -120,6 +123,7 @@ class TaskRow:
             last_attempt_at=task.last_attempt_at,
             requested_at=task.requested_at,
             appointment_at=task.appointment_at,
+            number_hash=task.number_hash or phone.number_hash,
         )
 
 
@@ -138,6 +142,7 @@ _ROW_COLUMNS = (
     "last_attempt_at",
     "requested_at",
     "appointment_at",
+    "number_hash",
 )
 
 
@@ -173,31 +178,80 @@ def phone_number_of(token: Any) -> str | None:
     return field_of(PhoneNumber, "number").decrypted_or_none(token)
 
 
-# Driven from the contacts (their tasks by index, then those tasks' attempts by index),
-# so that the cost follows the batch, not the size of the task table: with the
-# contacts as a filter instead, PostgreSQL may scan every task for each batch.
+# Driven from the contacts and the numbers (their tasks by index, then those tasks'
+# attempts by index), so that the cost follows the batch, not the size of the task
+# table: with them as a filter instead, PostgreSQL may scan every task for each batch.
+# A number is counted across the whole portfolio (another program's contact row of
+# the same person); UNION counts an attempt found both ways once.
 _RECENT_ATTEMPTS_SQL = """
-SELECT t.contact_id, a.started_at, q.purpose, q.program_id
-  FROM unnest(%s::bigint[]) AS c(id)
-  JOIN dialer_calltask t ON t.contact_id = c.id
-  JOIN dialer_callattempt a ON a.task_id = t.id
+WITH hit AS (
+    SELECT a.id
+      FROM unnest(%(contacts)s::bigint[]) AS c(id)
+      JOIN dialer_calltask t ON t.contact_id = c.id
+      JOIN dialer_callattempt a ON a.task_id = t.id
+     WHERE a.started_at >= %(since)s AND a.outcome <> 'withdrawn'
+    UNION
+    SELECT a.id
+      FROM unnest(string_to_array(%(hashes)s, ',')) AS h(v)
+      JOIN dialer_calltask t ON t.number_hash = h.v
+      JOIN dialer_callattempt a ON a.task_id = t.id
+     WHERE a.started_at >= %(since)s AND a.outcome <> 'withdrawn'
+)
+SELECT a.id, t.contact_id, t.number_hash, a.started_at, q.purpose, q.program_id
+  FROM hit
+  JOIN dialer_callattempt a ON a.id = hit.id
+  JOIN dialer_calltask t ON t.id = a.task_id
   JOIN campaigns_queue q ON q.id = t.queue_id
- WHERE a.started_at >= %s AND a.outcome <> 'withdrawn'
- ORDER BY a.started_at DESC
+ ORDER BY a.started_at DESC, a.id DESC
 """
 
 
-def recent_attempts_statement(*, contact_ids: Iterable[int], at: datetime) -> Statement:
-    """Attempts to these people in the last 8 days, newest first (one array parameter:
-    an IN list of 100,000 parameters costs more than the query)."""
-    return Statement(_RECENT_ATTEMPTS_SQL, [list(set(contact_ids)), at - RECENT_ATTEMPTS])
+def recent_attempts_statement(
+    *, contact_ids: Iterable[int], number_hashes: Iterable[str], at: datetime
+) -> Statement:
+    """Attempts to these contacts or these numbers in the last 8 days, newest first (array
+    parameters: an IN list of 100,000 parameters costs more than the query; the hex
+    hashes travel as one comma-joined text, which costs a quarter of an array of texts)."""
+    return Statement(
+        _RECENT_ATTEMPTS_SQL,
+        {
+            "contacts": list(set(contact_ids)),
+            "hashes": ",".join({h for h in number_hashes if h}),
+            "since": at - RECENT_ATTEMPTS,
+        },
+    )
 
 
-def recent_attempts_from(rows: Iterable[tuple[Any, ...]]) -> dict[int, tuple[AttemptFact, ...]]:
-    found: dict[int, list[AttemptFact]] = defaultdict(list)
-    for contact_id, started_at, purpose, program_id in rows:
-        found[contact_id].append(AttemptFact(at=started_at, purpose=purpose, program_id=program_id))
-    return {k: tuple(v) for k, v in found.items()}
+@dataclass(frozen=True, slots=True)
+class RecentAttempts:
+    """Recent attempts found per contact row and per number hash, each newest first."""
+
+    by_contact: Mapping[int, tuple[AttemptFact, ...]]
+    by_number: Mapping[str, tuple[AttemptFact, ...]]
+
+    def of(self, contact_id: int | None, number_hash: str) -> tuple[AttemptFact, ...]:
+        """The person's attempts: to this contact row or to this number, each once."""
+        mine = self.by_contact.get(contact_id, ()) if contact_id is not None else ()
+        theirs = self.by_number.get(number_hash, ()) if number_hash else ()
+        if not theirs or mine == theirs:
+            return mine
+        if not mine:
+            return theirs
+        seen = {a.id for a in mine}
+        both = mine + tuple(a for a in theirs if a.id not in seen)
+        return tuple(sorted(both, key=lambda a: a.at, reverse=True))
+
+
+def recent_attempts_from(rows: Iterable[tuple[Any, ...]]) -> RecentAttempts:
+    by_contact: dict[int, list[AttemptFact]] = defaultdict(list)
+    by_number: dict[str, list[AttemptFact]] = defaultdict(list)
+    for attempt_id, contact_id, number_hash, started_at, purpose, program_id in rows:
+        fact = AttemptFact(at=started_at, purpose=purpose, program_id=program_id, id=attempt_id)
+        by_contact[contact_id].append(fact)
+        by_number[number_hash].append(fact)
+    return RecentAttempts(
+        {k: tuple(v) for k, v in by_contact.items()}, {k: tuple(v) for k, v in by_number.items()}
+    )
 
 
 _E164_US = re.compile(r"\+1\d{10}")
@@ -225,6 +279,10 @@ def task_facts_many(
     numbers = [_stored_e164(row.number) for row in rows]
     valid = [n for n in numbers if n is not None]
     contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
+    hashes = [
+        row.number_hash or (keyed_hash(e164) if e164 else "")
+        for row, e164 in zip(rows, numbers, strict=True)
+    ]
     # The reads that need nothing from each other go together, in one round trip.
     one = valid[0] if len(set(valid)) == 1 else None
     statements: dict[str, Statement] = {}
@@ -233,7 +291,10 @@ def task_facts_many(
     consent_rows = consent_rows_statement(contact_ids)
     if consent_rows is not None:
         statements["consents"] = consent_rows
-        statements["attempts"] = recent_attempts_statement(contact_ids=contact_ids, at=at)
+    if contact_ids or any(hashes):
+        statements["attempts"] = recent_attempts_statement(
+            contact_ids=contact_ids, number_hashes=hashes, at=at
+        )
     if valid:
         statements["rnd"] = rnd_answers_statement(numbers=valid)
     found = fetch_together(statements)
@@ -259,7 +320,7 @@ def task_facts_many(
     registry_facts: dict[object, RegistryFacts] = {}
     contact_facts: dict[tuple[str, str, str], ContactFacts] = {}
     out: list[TaskFacts] = []
-    for row, e164 in zip(rows, numbers, strict=True):
+    for row, e164, number_hash in zip(rows, numbers, hashes, strict=True):
         queue = queue_rows[row.queue_id]
         status = dnc.get(e164) if e164 else None
         dnc_key = (
@@ -301,12 +362,21 @@ def task_facts_many(
                 dnc=dnc_facts[dnc_key],
                 registry=registry_facts[registry_key],
                 consents=consents.get((row.contact_id, e164), ()) if e164 else (),
-                recent_attempts=attempts.get(row.contact_id, ()),
+                recent_attempts=attempts.of(row.contact_id, number_hash),
                 attempts_made=row.attempts,
                 last_attempt_at=row.last_attempt_at,
                 callback_requested_at=row.requested_at if queue.purpose == "callback" else None,
                 appointment_at=row.appointment_at,
                 rnd=rnd.get(e164, ()) if e164 else (),
+                person_keys=_person_keys(row.contact_id, number_hash),
             )
         )
     return out
+
+
+def _person_keys(contact_id: int | None, number_hash: str) -> tuple[object, ...]:
+    """Who a task calls, as decide_batch compares it: its contact row (an int) and its
+    number's keyed hash (a hex string; the two kinds never compare equal)."""
+    if contact_id is None:
+        return (number_hash,) if number_hash else ()
+    return (contact_id, number_hash) if number_hash else (contact_id,)

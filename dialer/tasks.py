@@ -21,6 +21,7 @@ from dialer.alumni_import import alumni_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
+from dialer.preview import preview_release_expired
 from dialer.rnd import rnd_refresh
 from dialer.schedules import schedules_sync
 
@@ -84,6 +85,12 @@ def abandonment_check() -> int:
 def rnd_refresh_task() -> int:
     """Ask the RND provider about the numbers of active queues that wait for an answer."""
     return rnd_refresh(at=timezone.now(), actor=actor_system("rnd_refresh"))
+
+
+@shared_task(name="dialer.bulk_preview_release_expired")
+def preview_release_expired_task() -> int:
+    """Every minute: preview calls taken and not logged in time go back (dialer.preview)."""
+    return preview_release_expired(now=timezone.now())
 
 
 @shared_task(name="dialer.heartbeat")

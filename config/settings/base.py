@@ -49,6 +49,8 @@ TELEPHONY_BACKEND = env_choice("TELEPHONY_BACKEND", ("preview", "twilio", "sip")
 # secrets, never from the database. A backend that lacks its settings refuses
 # to place calls (the attempt is closed as failed) rather than guess.
 TELEPHONY_RING_SECONDS = env_int("TELEPHONY_RING_SECONDS", 25, minimum=15)  # 47 CFR 64.1200(a)(6)
+# A preview call taken in "My calls" and not logged within this many minutes goes back.
+PREVIEW_TAKE_TIMEOUT_MINUTES = env_int("PREVIEW_TAKE_TIMEOUT_MINUTES", 10, minimum=1)
 # The public origin that providers call back (https://calls.example.org); signatures cover it.
 TELEPHONY_PUBLIC_URL = env_str("TELEPHONY_PUBLIC_URL", "").rstrip("/")
 if TELEPHONY_PUBLIC_URL and not re.match(r"^https?://[^/\s]+$", TELEPHONY_PUBLIC_URL):

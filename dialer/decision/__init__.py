@@ -6,7 +6,7 @@ a batch at one instant, and `Decision.to_dict()` is the public decision JSON.
 
 from __future__ import annotations
 
-from dialer.decision.engine import clear_caches, decide, decide_many
+from dialer.decision.engine import clear_caches, decide, decide_batch, decide_many
 from dialer.decision.facts import (
     AttemptFact,
     ConsentFact,
@@ -41,5 +41,6 @@ __all__ = [
     "TaskFacts",
     "clear_caches",
     "decide",
+    "decide_batch",
     "decide_many",
 ]

@@ -9,20 +9,21 @@ an exception inside a rule is a blocking reason, never "allowed".
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Sequence
 from datetime import datetime
 
 from dialer.decision import clock, frequency, numbering, windows, zones
 from dialer.decision.checks import CHECKS_FIRST, CHECKS_LAST, rule_purpose, valid_until
-from dialer.decision.facts import TaskFacts
+from dialer.decision.facts import AttemptFact, TaskFacts
 from dialer.decision.frequency import cap_lifts, cap_reasons, cap_rules, retry_after, retry_reason
 from dialer.decision.outcome import FREQUENCY_CAP, OUTSIDE_CALLING_WINDOW, Decision, Reason
 from dialer.decision.rules_table import RULES, CapRule
 from dialer.decision.windows import WindowProfile, program_rule, queue_rule, window_profile
 from dialer.decision.zones import Location, all_us_zones, candidate_location
 
-__all__ = ["Decision", "Reason", "clear_caches", "decide", "decide_many"]
+__all__ = ["Decision", "Reason", "clear_caches", "decide", "decide_batch", "decide_many"]
 
 _MAX_ROUNDS = 64
 
@@ -55,6 +56,56 @@ def decide_many(facts: Sequence[TaskFacts], at: datetime) -> list[Decision]:
     finally:
         if paused:
             gc.enable()
+
+
+def decide_batch(facts: Sequence[TaskFacts], at: datetime) -> list[Decision]:
+    """Decide a batch of calls that will all be made, counting the batch's own calls to a person.
+
+    `decide_many` decides every task on one snapshot: two tasks of one person
+    (two programs' contact rows of one number, or two queues of one contact)
+    would each see the caps as they were before the batch and both be allowed.
+    1. Find the tasks that share a person key (`TaskFacts.person_keys`) with
+       another task of the batch; the others are decided together, as before.
+    2. Decide the shared ones in batch order; each allowed one becomes an
+       attempt at `at` (AttemptFact with no id) for every later task sharing a
+       key with it, added to that task's recent attempts before it is decided.
+    """
+    keys = [key for f in facts for key in f.person_keys]
+    if len(set(keys)) == len(keys):
+        return decide_many(facts, at)  # nobody twice: the common case, at full speed
+    first: dict[object, int] = {}
+    shared: set[int] = set()
+    for i, f in enumerate(facts):
+        for key in f.person_keys:
+            j = first.setdefault(key, i)
+            if j != i:
+                shared.update((i, j))
+    when = clock.as_utc(at)
+    granted: dict[object, list[tuple[int, AttemptFact]]] = {}
+    out: list[Decision] = []
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        for i, f in enumerate(facts):
+            if i not in shared:
+                out.append(_decide(f, when))
+                continue
+            earlier = {j: a for key in f.person_keys for j, a in granted.get(key, ())}
+            if earlier:
+                # Granted at `at`, no earlier than any stored attempt: newest first stays so.
+                calls = tuple(earlier[j] for j in sorted(earlier, reverse=True))
+                f = dataclasses.replace(f, recent_attempts=calls + f.recent_attempts)
+            decision = _decide(f, when)
+            out.append(decision)
+            if decision.allowed:
+                call = AttemptFact(at=when, purpose=f.queue.purpose, program_id=f.program.id)
+                for key in f.person_keys:
+                    granted.setdefault(key, []).append((i, call))
+    finally:
+        if paused:
+            gc.enable()
+    return out
 
 
 def _fallback_location() -> Location:

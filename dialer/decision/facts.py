@@ -76,11 +76,12 @@ class RegistryFacts:
 
 @dataclass(frozen=True, slots=True)
 class AttemptFact:
-    """A recent attempt to this person (any of their numbers)."""
+    """A recent attempt to this person (their contact row, or their number in any program)."""
 
     at: datetime
     purpose: str
     program_id: int
+    id: int | None = None  # the attempt's row; None for a call granted earlier in the same batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +101,6 @@ class TaskFacts:
     appointment_at: datetime | None
     # The Reassigned Numbers Database's answers for this number, one per date asked.
     rnd: tuple[RndAnswerFact, ...] = ()
+    # Who is called, for caps within a batch: tasks sharing any key are the same person
+    # (the contact row, the number's keyed hash). Empty: counted on its own.
+    person_keys: tuple[object, ...] = ()

@@ -1,8 +1,9 @@
 """My calls in a real browser: headless Chromium (Debian's) driven by Playwright.
 
 A staff member signs in (password, then the TOTP code), opens My calls, takes
-the next call, reads the recording disclosure and then the script, and logs an
-outcome; the page is kept as `artifacts/my_calls.png` (and `artifacts/my_calls_logged.png`).
+the next call, reads the recording disclosure and then the script, presses Dial
+(the number shows only then), and logs an outcome; the page is kept as
+`artifacts/my_calls.png` (and `artifacts/my_calls_logged.png`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ def _work_the_call(portfolio: Portfolio, url: str, page: Any) -> None:
         disclosure.wait_for(state="visible")
         assert "This call may be recorded" in disclosure.inner_text()
         assert "Hello, returning your call." in script.inner_text()
+        # The number shows only once Dial has decided the call again and allowed it.
+        assert page.locator("#dial-number").count() == 0
+        page.click("#dial")
+        page.locator("#dial-number").wait_for(state="visible")
         assert page.locator("#dial-number").inner_text() == "+13055550123"
         # Read first: the disclosure is above the script on the page.
         assert disclosure.bounding_box()["y"] < script.bounding_box()["y"]

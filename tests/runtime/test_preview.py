@@ -125,6 +125,12 @@ def test_the_my_calls_page_takes_the_call_shows_the_disclosure_first_and_logs_th
     assert disclosure < script
     assert "This call may be recorded" in _text(html)
     assert "Hello, returning your call." in _text(html)
+    assert 'id="dial-number"' not in html  # the number only after a fresh decision at Dial
+    assert "305" not in _text(html).replace(f"Call #{offered.pk}", "")
+
+    dialled = client.post(MY_CALLS, {"action": "dial", "attempt": offered.pk}, follow=True)
+    assert "+13055550123" in _text(dialled.content.decode())
+    assert CallAttempt.objects.get(pk=offered.pk).dialled_at is not None
 
     logged = client.post(
         MY_CALLS,

@@ -60,6 +60,12 @@ class QueueAdmin(ProgramScopedAdmin):
     readonly_fields = ["consent_basis", "current_script", "paused_reason"]
     inlines = [ScriptInline]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # As in the API: a queue's program and purpose are fixed once it exists
+        # (its tasks, consent basis and caps were decided under them).
+        fixed = ["program", "purpose"] if obj is not None else []
+        return [*fixed, *super().get_readonly_fields(request, obj)]
+
     @admin.display(description="Consent basis (from the purpose)")
     def consent_basis(self, obj: Queue) -> str:
         return obj.consent_basis if obj.purpose else "-"

@@ -12,6 +12,12 @@ and granian (with --access-log) log every request line. Two layers:
    handler it goes to: granian's access log (written by the worker that
    loaded Django), a library's own handler, a test's capture.
 
+Query strings are cleaned too: the admin's search box puts what staff typed (a
+number, a name) in `?q=`, and keeps it, encoded once more, in the
+`_changelist_filters` of every page reached from the results. A search term is
+redacted whatever it holds; any other value is redacted when, decoded, it holds
+a phone-shaped number.
+
 A record is cleaned by formatting its message once (msg % args), redacting
 it, and keeping the result as the message with no args; a traceback is
 formatted and redacted the same way. Records that hold nothing to redact keep
@@ -24,6 +30,7 @@ import logging
 import re
 import threading
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 REDACTED = "[redacted]"
 
@@ -47,10 +54,50 @@ _PHONE = re.compile(
 )
 
 
+# A URL's query string, up to the end of the URL in a request line or a message.
+_QUERY = re.compile(r"\?([^\s\"'#<>]+)")
+# The admin's search parameter (django.contrib.admin.views.main.SEARCH_VAR): free text.
+_SEARCH_PARAMS = frozenset({"q"})
+# Parameters that carry another query string, url-encoded (the admin's preserved filters).
+_NESTED_PARAMS = frozenset({"_changelist_filters"})
+
+
+def _decoded(value: str) -> str:
+    """The value with every layer of url-encoding removed (nested queries are encoded twice)."""
+    for _ in range(3):
+        plain = unquote_plus(value)
+        if plain == value:
+            break
+        value = plain
+    return value
+
+
+def _redact_query(query: str) -> str:
+    """A query string with search terms and phone-shaped values redacted; the rest as is."""
+    pairs = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        key = unquote_plus(name)
+        if key in _SEARCH_PARAMS and value:
+            value = REDACTED
+        elif key in _NESTED_PARAMS:
+            inner = unquote_plus(value)
+            clean = _redact_query(inner)
+            if clean != inner:
+                value = quote(clean, safe="[]")
+        elif _PHONE.search(_decoded(value)) or _PHONE.search(_decoded(name)):
+            name, value = (REDACTED, "") if not eq else (name, REDACTED)
+        pairs.append(f"{name}{eq}{value}")
+    return "&".join(pairs)
+
+
 def redact(text: str) -> str:
-    """The text with /dnc/ path segments and phone-shaped numbers replaced by [redacted]."""
+    """The text with /dnc/ path segments, search terms and phone-shaped numbers in query
+    strings, and phone-shaped numbers anywhere replaced by [redacted]."""
     if "/dnc/" in text:  # cheap test first
         text = _DNC_SEGMENT.sub(lambda m: m.group(1) + REDACTED, text)
+    if "?" in text:
+        text = _QUERY.sub(lambda m: "?" + _redact_query(m.group(1)), text)
     return _PHONE.sub(REDACTED, text)
 
 

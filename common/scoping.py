@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import ForeignKey, Model, QuerySet
+from django.db.models.fields.related import RelatedField
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
@@ -49,6 +51,14 @@ class ProgramScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.scope(super().get_queryset(request), request)
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # A filter on a relation lists the related rows: scope those to the user's
+        # programs too, or the sidebar names every program of the deployment.
+        return [
+            (entry, ProgramScopedRelatedFilter) if _scoped_relation(self.model, entry) else entry
+            for entry in super().get_list_filter(request)
+        ]
+
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField[Any] | None:
@@ -75,3 +85,29 @@ SCOPE_PATHS: dict[str, str] = {
     "consent.disclosure": "contact__program",
     "consent.alumniimport": "queue__program",
 }
+
+
+class ProgramScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A list filter on a relation whose choices are only the user's programs' rows."""
+
+    def field_choices(
+        self, field: RelatedField[Any, Any], request: HttpRequest, model_admin: Any
+    ) -> Any:
+        path = SCOPE_PATHS.get(field.related_model._meta.label_lower)
+        if path is None or sees_all(request.user):
+            return super().field_choices(field, request, model_admin)
+        lookup = f"{path}__id__in" if path else "id__in"
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to={lookup: user_program_ids(request.user)},
+            ordering=self.field_admin_ordering(field, request, model_admin),
+        )
+
+
+def _scoped_relation(model: type[Model], entry: Any) -> bool:
+    """Is this list_filter entry a plain field path ending in a relation to program data?"""
+    if not isinstance(entry, str):
+        return False
+    field = get_fields_from_path(model, entry)[-1]
+    related = getattr(field, "related_model", None)
+    return related is not None and related._meta.label_lower in SCOPE_PATHS

@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from audit.actors import actor_for_user
 from common.admin import ReadOnlyAdmin
+from common.scoping import ProgramScopedAdmin
 from dialer.models import MyCall, Outcome
 from dialer.outcomes import OutcomeError, attempt_outcome_record
 from dialer.preview import InHand, current_call, preview_dial, preview_in_hand, preview_take_next
@@ -68,7 +69,10 @@ def _staff(request: HttpRequest) -> User:
 
 
 @admin.register(MyCall)
-class MyCallsAdmin(ReadOnlyAdmin, admin.ModelAdmin):  # type: ignore[type-arg]
+class MyCallsAdmin(ReadOnlyAdmin, ProgramScopedAdmin):
+    # The change and history pages of an attempt: the user's programs' only.
+    program_path = "task__queue__program"
+
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if not self.has_view_permission(request):
             return HttpResponse(status=403)

@@ -5,14 +5,21 @@ Signing in: every admin page asks for a session verified by a second factor.
 so that tests about something else than signing in log in as before; the
 sign-in itself is tested through its real pages (tests/foundation/test_sign_in.py),
 and browsers sign in with `browser_sign_in`.
+
+With `CLOCK_SHIFT_DAYS=N` in the environment the whole session runs N days from
+today (the clock ticks on from there): tests/seams/test_any_date.py runs the
+date-sensitive modules a year ahead so that no test can lean on today's date.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -25,6 +32,23 @@ from campaigns.roles import ADMISSIONS_STAFF, CAMPAIGN_MANAGER, roles_sync
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 
 SYSTEM = actor_system("tests")
+
+CLOCK_SHIFT_DAYS = "CLOCK_SHIFT_DAYS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Started before Django's test database exists, so every row the session
+    # writes is stamped with the shifted clock.
+    raw = os.environ.get(CLOCK_SHIFT_DAYS, "").strip()
+    if not raw:
+        return
+    try:
+        days = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{CLOCK_SHIFT_DAYS} must be a whole number of days") from None
+    traveller = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
 
 
 @dataclass

@@ -228,6 +228,8 @@ class TestEligibility:
     def test_a_known_number_is_decided_with_its_contacts_consents(
         self, portfolio: Portfolio, tokens: dict[str, str]
     ) -> None:
+        # The consent is dated from the instant asked about, never from today: a consent
+        # signed "yesterday" is not yet signed at a fixed `at` once that date has passed.
         body = {"queue": "reactivation", "phone": "(305) 555-0123", "at": "2026-12-01T16:00:00Z"}
         before = post(tokens["crm_a"], "eligibility/", body).json()
         assert "consent_missing" in {r["code"] for r in before["reasons"]}
@@ -239,7 +241,7 @@ class TestEligibility:
                 "kind": "tcpa_written",
                 "number": "305-555-0123",
                 "purposes": ["reactivation"],
-                "signed_at": (timezone.now() - timedelta(days=1)).isoformat(),
+                "signed_at": "2026-11-30T16:00:00Z",
                 "signature": "/s/ e-sign",
             },
         )

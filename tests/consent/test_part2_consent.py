@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -44,7 +44,7 @@ def engine_codes(contact: Contact, program: Program, purpose: str = "reactivatio
         contact=ContactFacts("FL", "33101", contact.patient_status),
         number=NumberFacts(ALUM_NUMBER, "mobile", True),
         dnc=DncFacts(False, False, frozenset()),
-        registry=RegistryFacts(date.today(), {"FL": date.today()}),
+        registry=RegistryFacts(at.date(), {"FL": at.date()}),
         consents=consents.get((contact.pk, ALUM_NUMBER), ()),
         recent_attempts=(),
         attempts_made=0,

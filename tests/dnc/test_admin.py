@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +125,9 @@ def test_a_scrub_returns_exactly_the_uploaded_numbers(
     setup: dict[str, Any], tmp_path: Path
 ) -> None:
     _record(setup["staff_a"], setup["a"], "602-555-0100")  # internal
-    load("national", write(tmp_path / "212.txt", ["2125550101"]), as_of=timezone.now().date())
-    load("state:TX", write(tmp_path / "tx.txt", ["2125550101"]))
+    today = timezone.now().date()
+    load("national", write(tmp_path / "212.txt", ["2125550101"]), as_of=today)
+    load("state:TX", write(tmp_path / "tx.txt", ["2125550101"]), as_of=today)
     upload = "number,name\n(212) 555-0101\n2125550102\nnot a number 12\n602.555.0100\n"
     url = reverse("admin:dnc_scrub")
     assert setup["staff_a"].get(url).status_code == 403  # staff do not scrub lists
@@ -153,7 +154,7 @@ def test_the_freshness_page_shows_what_expires_next(setup: dict[str, Any], tmp_p
     today = timezone.now().date()
     load("national", write(tmp_path / "212.txt", ["2125550101"]), as_of=today - timedelta(days=40))
     load("national", write(tmp_path / "305.txt", ["3055550101"]), as_of=today - timedelta(days=27))
-    load("state:FL", write(tmp_path / "fl.txt", ["3055550101"]), as_of=date.today())
+    load("state:FL", write(tmp_path / "fl.txt", ["3055550101"]), as_of=today)
     page = (
         setup["compliance"].get(reverse("admin:dnc_registrycoverage_changelist")).content.decode()
     )

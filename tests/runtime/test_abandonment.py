@@ -60,7 +60,7 @@ def _history(queue: Queue, *, answered: int, abandoned: int, at: datetime) -> No
 
 @pytest.mark.django_db
 def test_it_computes_the_rate_over_answered_calls_of_the_last_30_days(
-    portfolio: Portfolio, monday: None
+    monday: None, portfolio: Portfolio
 ) -> None:
     queue = portfolio.callback_a
     _history(queue, answered=40, abandoned=2, at=MONDAY_MORNING - timedelta(days=3))
@@ -77,7 +77,7 @@ def test_it_computes_the_rate_over_answered_calls_of_the_last_30_days(
 
 @pytest.mark.django_db
 def test_an_abandoned_outcome_counts_as_answered_and_abandoned(
-    portfolio: Portfolio, monday: None
+    monday: None, portfolio: Portfolio
 ) -> None:
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     placed = dispatch_task(task_id=task.pk)
@@ -90,7 +90,7 @@ def test_an_abandoned_outcome_counts_as_answered_and_abandoned(
 
 
 @pytest.mark.django_db
-def test_exactly_three_percent_does_not_pause(portfolio: Portfolio, monday: None) -> None:
+def test_exactly_three_percent_does_not_pause(monday: None, portfolio: Portfolio) -> None:
     _history(portfolio.callback_a, answered=100, abandoned=3, at=MONDAY_MORNING - timedelta(days=1))
     assert abandonment_enforce() == []
     assert Queue.objects.get(pk=portfolio.callback_a.pk).paused_reason == ""
@@ -98,7 +98,7 @@ def test_exactly_three_percent_does_not_pause(portfolio: Portfolio, monday: None
 
 @pytest.mark.django_db(transaction=True)
 def test_a_queue_over_three_percent_pauses_itself_and_dispatch_refuses(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     queue = portfolio.callback_a
     task = planned_task(queue, portfolio.contact_a)
@@ -126,7 +126,7 @@ def test_a_queue_over_three_percent_pauses_itself_and_dispatch_refuses(
 
 
 @pytest.mark.django_db
-def test_the_planner_leaves_a_paused_queue_alone(portfolio: Portfolio, monday: None) -> None:
+def test_the_planner_leaves_a_paused_queue_alone(monday: None, portfolio: Portfolio) -> None:
     queue = portfolio.callback_a
     task = new_task(queue, portfolio.contact_a)
     Queue.objects.filter(pk=queue.pk).update(paused_reason="abandon_rate_exceeded")
@@ -142,7 +142,7 @@ def test_the_planner_leaves_a_paused_queue_alone(portfolio: Portfolio, monday: N
 
 @pytest.mark.django_db
 def test_a_manager_may_lift_the_pause_only_once_the_rate_is_back_under(
-    portfolio: Portfolio, monday: None
+    monday: None, portfolio: Portfolio
 ) -> None:
     queue = portfolio.callback_a
     _history(queue, answered=50, abandoned=5, at=MONDAY_MORNING - timedelta(days=10))

@@ -39,7 +39,7 @@ def _settled(task: CallTask) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_callback_posted_through_the_api_is_dispatched_within_a_second(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     open_queue(portfolio.callback_a)
     _, token = api_client_create(program=portfolio.program_a, name="crm", actor=SYSTEM)
@@ -68,7 +68,7 @@ def test_a_callback_posted_through_the_api_is_dispatched_within_a_second(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dnc_request_after_planning_stops_the_call(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     from dialer.optout import dnc_request_record
 
@@ -97,7 +97,7 @@ def _express_consent(portfolio: Portfolio) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_consent_revocation_after_planning_stops_the_call(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     consent_id = _express_consent(portfolio)
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
@@ -114,7 +114,7 @@ def test_a_consent_revocation_after_planning_stops_the_call(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_revoked_consent_seen_only_at_dispatch_still_stops_the_call(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     """The consent half alone (no cancellation): dispatch reads the consent and refuses."""
     consent_id = _express_consent(portfolio)
@@ -134,7 +134,7 @@ def test_a_revoked_consent_seen_only_at_dispatch_still_stops_the_call(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_paused_queue_dispatches_nothing_already_planned(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     Queue.objects.filter(pk=portfolio.callback_a.pk).update(active=False)
@@ -149,7 +149,7 @@ def test_a_paused_queue_dispatches_nothing_already_planned(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_messages_for_one_task_make_one_call(
-    portfolio: Portfolio, monday: None, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     _enqueue_dispatch([task.pk])
@@ -175,7 +175,7 @@ class _BrokenLine:
 
 @pytest.mark.django_db
 def test_a_backend_failure_closes_the_attempt_as_failed_and_retries_later(
-    portfolio: Portfolio, monday: None, caplog: pytest.LogCaptureFixture
+    monday: None, portfolio: Portfolio, caplog: pytest.LogCaptureFixture
 ) -> None:
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     result = dispatch_task(task_id=task.pk, backend=_BrokenLine())
@@ -192,7 +192,7 @@ def test_a_backend_failure_closes_the_attempt_as_failed_and_retries_later(
 
 @pytest.mark.django_db
 def test_a_stale_message_for_a_task_moved_later_does_not_call_it_early(
-    portfolio: Portfolio, monday: None
+    monday: None, portfolio: Portfolio
 ) -> None:
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     CallTask.objects.filter(pk=task.pk).update(next_attempt_at=MONDAY_MORNING + timedelta(hours=3))

@@ -44,7 +44,7 @@ def _policy(queue: Queue, *, max_attempts: int, retry_minutes: int) -> Queue:
 @pytest.mark.django_db
 @pytest.mark.parametrize("outcome", ["no_answer", "busy", "voicemail", "failed", "abandoned"])
 def test_a_retryable_outcome_waits_the_queues_spacing(
-    portfolio: Portfolio, monday: time_machine.Traveller, outcome: str
+    monday: time_machine.Traveller, portfolio: Portfolio, outcome: str
 ) -> None:
     queue = _policy(portfolio.callback_a, max_attempts=3, retry_minutes=90)
     attempt = _placed(queue, portfolio)
@@ -57,7 +57,7 @@ def test_a_retryable_outcome_waits_the_queues_spacing(
 
 @pytest.mark.django_db
 def test_the_retry_is_planned_after_the_spacing_and_placed_as_attempt_two(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     queue = _policy(portfolio.callback_a, max_attempts=3, retry_minutes=90)
     first = _placed(queue, portfolio)
@@ -76,7 +76,7 @@ def test_the_retry_is_planned_after_the_spacing_and_placed_as_attempt_two(
 
 @pytest.mark.django_db
 def test_the_last_allowed_attempt_exhausts_the_task(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     queue = _policy(portfolio.callback_a, max_attempts=1, retry_minutes=30)
     attempt = _placed(queue, portfolio)
@@ -89,7 +89,7 @@ def test_the_last_allowed_attempt_exhausts_the_task(
 @pytest.mark.django_db
 @pytest.mark.parametrize("outcome", ["connected", "wrong_number"])
 def test_a_final_outcome_closes_the_task(
-    portfolio: Portfolio, monday: time_machine.Traveller, outcome: str
+    monday: time_machine.Traveller, portfolio: Portfolio, outcome: str
 ) -> None:
     attempt = _placed(portfolio.callback_a, portfolio)
     recorded = attempt_outcome_record(
@@ -111,7 +111,7 @@ def test_a_final_outcome_closes_the_task(
 
 @pytest.mark.django_db
 def test_asked_not_to_be_called_goes_to_the_internal_list_and_stops_every_open_call(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     attempt = _placed(portfolio.callback_a, portfolio)
     other_queue = make_queue(portfolio.program_a, "reminder", slug="reminders")
@@ -125,7 +125,7 @@ def test_asked_not_to_be_called_goes_to_the_internal_list_and_stops_every_open_c
 
 @pytest.mark.django_db
 def test_an_outcome_never_reopens_a_task_closed_while_the_call_was_in_hand(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     attempt = _placed(portfolio.callback_a, portfolio)
     dnc_request_record(number=NUMBER_A, source="web", note="", actor=SYSTEM, program_id=None)
@@ -137,7 +137,7 @@ def test_an_outcome_never_reopens_a_task_closed_while_the_call_was_in_hand(
 
 @pytest.mark.django_db
 def test_an_unknown_outcome_is_refused_and_changes_nothing(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     attempt = _placed(portfolio.callback_a, portfolio)
     with pytest.raises(OutcomeError, match="not a known outcome"):

@@ -41,7 +41,7 @@ def _contacts(program: Program, n: int, *, state: str = "FL") -> list[Contact]:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_leases_allowed_tasks_and_hands_them_over_after_commit(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     queue = open_queue(portfolio.callback_a)
     tasks = [new_task(queue, c) for c in _contacts(portfolio.program_a, 3)]
@@ -63,7 +63,7 @@ def test_it_leases_allowed_tasks_and_hands_them_over_after_commit(
 
 @pytest.mark.django_db
 def test_it_moves_waiting_tasks_to_their_time_and_ends_hopeless_ones_with_a_reason(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     queue = open_queue(portfolio.callback_a)
     waiting, listed = (new_task(queue, c) for c in _contacts(portfolio.program_a, 2))
@@ -89,7 +89,7 @@ def test_it_moves_waiting_tasks_to_their_time_and_ends_hopeless_ones_with_a_reas
 
 @pytest.mark.django_db
 def test_a_big_queue_is_planned_in_bounded_batches(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     queue = open_queue(portfolio.callback_a)
     for contact in _contacts(portfolio.program_a, 5):
@@ -102,7 +102,7 @@ def test_a_big_queue_is_planned_in_bounded_batches(
 
 @pytest.mark.django_db(transaction=True)
 def test_it_skips_tasks_another_transaction_holds(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     queue = open_queue(portfolio.callback_a)
     held, free = (new_task(queue, c) for c in _contacts(portfolio.program_a, 2))

@@ -39,7 +39,7 @@ def _offered(portfolio: Portfolio) -> CallAttempt:
 
 @pytest.mark.django_db
 def test_it_hands_an_allowed_call_to_one_staff_member_of_its_program(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     offered = _offered(portfolio)
     assert preview_take_next(user=portfolio.staff_b) is None  # program B sees nothing of A
@@ -54,7 +54,7 @@ def test_it_hands_an_allowed_call_to_one_staff_member_of_its_program(
 
 @pytest.mark.django_db
 def test_it_withdraws_a_call_whose_number_went_on_the_dnc_list_since_the_offer(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     offered = _offered(portfolio)
     # The list entry alone (as a registry-style write would make it), no cancellation.
@@ -76,7 +76,7 @@ def test_it_withdraws_a_call_whose_number_went_on_the_dnc_list_since_the_offer(
 
 @pytest.mark.django_db
 def test_it_withdraws_a_call_whose_window_closed_and_reschedules_it(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     offered = _offered(portfolio)
     monday.shift(timedelta(hours=10, minutes=30))  # 20:30 in Miami: after the queue's 20:00
@@ -92,7 +92,7 @@ def test_it_withdraws_a_call_whose_window_closed_and_reschedules_it(
 
 @pytest.mark.django_db
 def test_it_withdraws_a_call_whose_task_was_cancelled_and_leaves_it_cancelled(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     offered = _offered(portfolio)
     dnc_request_record(number=NUMBER_A, source="web", note="", actor=SYSTEM, program_id=None)
@@ -108,7 +108,7 @@ def _text(html: str) -> str:
 
 @pytest.mark.django_db
 def test_the_my_calls_page_takes_the_call_shows_the_disclosure_first_and_logs_the_outcome(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     offered = _offered(portfolio)
     client = Client()
@@ -151,7 +151,7 @@ def test_the_my_calls_page_takes_the_call_shows_the_disclosure_first_and_logs_th
 
 @pytest.mark.django_db
 def test_a_staff_member_cannot_log_someone_elses_call(
-    portfolio: Portfolio, monday: time_machine.Traveller
+    monday: time_machine.Traveller, portfolio: Portfolio
 ) -> None:
     offered = _offered(portfolio)
     preview_take_next(user=portfolio.staff_a)

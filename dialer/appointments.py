@@ -190,7 +190,7 @@ def _reminder_follow(
         detail = TOO_LATE.format(hours=queue.remind_before_hours)
     else:
         decision = _decide(_row(appointment, task), queue, due)
-        codes = lasting_codes(decision, now=due)
+        codes = lasting_codes(decision)
         if codes:
             detail = REFUSED.format(codes=", ".join(codes))
     if detail:

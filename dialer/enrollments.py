@@ -98,7 +98,7 @@ def enrollment_create(
         for (contact, phone), decision in zip(pairs, decisions, strict=True):
             if contact.pk in chosen:
                 continue
-            codes = lasting_codes(decision, now=now)
+            codes = lasting_codes(decision)
             if codes:
                 first_codes.setdefault(contact.pk, codes)
             else:

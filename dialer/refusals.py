@@ -39,16 +39,14 @@ def refusal_of(decision: Decision, *, now: datetime) -> Refusal:
     return Refusal(status, None, final[0])
 
 
-def lasting_codes(decision: Decision, *, now: datetime) -> list[str]:
-    """The codes that refuse a new task outright: no later time (nor an operator) lifts them.
+def lasting_codes(decision: Decision) -> list[str]:
+    """The codes that refuse a new task outright: neither a later time nor an operator
+    lifts them (a calling window, a cap, a stale registry copy or a paused queue does).
 
-    Empty when the task should be created and wait. A calling window or a cap
-    that a later time cures is never among them.
+    Empty when the task should be created and wait; the planner decides it again.
     """
-    if not refusal_of(decision, now=now).ended:
-        return []
-    codes = {reason.code for reason in decision.reasons} - TRANSIENT_CODES
-    return sorted(codes - TIME_CODES) or sorted(codes)
+    codes = {reason.code for reason in decision.reasons}
+    return sorted(codes - TRANSIENT_CODES - TIME_CODES)
 
 
 def refusal_event(*, task_id: int, program_id: int, decision: Decision) -> dict[str, Any]:

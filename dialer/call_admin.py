@@ -14,21 +14,26 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import ForeignKey
+from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from audit.actors import actor_for_user
 from campaigns.models import Contact, PhoneNumber, Purpose, Queue
+from common.admin import ReadOnlyAdmin
 from common.phones import mask
-from common.scoping import sees_all, user_program_ids
+from common.scoping import ProgramScopedAdmin, sees_all, user_program_ids
+from dialer.appointment_import import appointments_import_submit, appointments_parse
 from dialer.appointments import AppointmentError, appointment_record
 from dialer.callbacks import CallbackError, callback_request
+from dialer.consent_forms import MAX_UPLOAD_BYTES
 from dialer.decision.clock import utc_of
-from dialer.models import CallTask
+from dialer.models import Appointment, AppointmentImport, CallTask
 
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 KINDS = [(Purpose.CALLBACK.value, "Callback"), (Purpose.REMINDER.value, "Appointment reminder")]
@@ -186,3 +191,135 @@ if _contact_admin is not None and "add_call_link" not in (_contact_admin.fields 
     _contact_admin.add_call_link = add_call_link  # type: ignore[attr-defined]
     _contact_admin.fields = [*(_contact_admin.fields or []), "add_call_link"]  # type: ignore[misc]
     _contact_admin.readonly_fields = [*_contact_admin.readonly_fields, "add_call_link"]  # type: ignore[misc]
+
+
+# --- Appointments and their file imports ------------------------------------------------------
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ReadOnlyAdmin, ProgramScopedAdmin):
+    list_display = ["__str__", "external_id", "queue", "starts_at", "status", "task"]
+    list_filter = ["status", "queue__program"]
+    search_fields = ["external_id"]
+    list_select_related = ["queue__program"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["program", "external_id", "contact", "queue", "starts_at", "status", "task"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_readonly_fields(request, obj)
+
+
+class AppointmentImportForm(forms.ModelForm):  # type: ignore[type-arg]
+    file = forms.FileField(
+        help_text=(
+            "CSV, UTF-8, with a header: external_id (the EMR's appointment id), contact (the "
+            "contact's external_id), starts_at (ISO 8601 with an offset); phone (optional)."
+        )
+    )
+
+    class Meta:
+        model = AppointmentImport
+        fields = ["queue"]
+
+    def clean_file(self) -> bytes:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                f"At most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split the file."
+            )
+        data: bytes = upload.read()
+        return data
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        queue, content = data.get("queue"), data.get("file")
+        if queue is not None and queue.purpose != Purpose.REMINDER:
+            self.add_error("queue", "Appointments go into a reminder queue.")
+        elif queue is not None and isinstance(content, bytes):
+            _, errors = appointments_parse(queue=queue, data=content)
+            if errors:
+                lines = [f"Row {e.row}, {e.field}: {e.message}" for e in errors]
+                lines.append("Nothing was imported. Fix the file and upload it again.")
+                raise ValidationError(lines)
+        return data
+
+
+@admin.register(AppointmentImport)
+class AppointmentImportAdmin(ProgramScopedAdmin):
+    """Upload an EMR's appointments into a reminder queue; read the report per row."""
+
+    program_path = "queue__program"
+    form = AppointmentImportForm
+    list_display = ["__str__", "queue", "done", "summary", "created_at"]
+    list_select_related = ["queue__program"]
+    view_fields = ["queue", "done", "requested_by", "created_at", "summary", "report_table"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.view_fields if obj is not None else ["queue", "file"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.view_fields if obj is not None else []
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and field.queryset is not None and db_field.name == "queue":
+            field.queryset = field.queryset.filter(purpose=Purpose.REMINDER)
+        return field
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        run, errors = appointments_import_submit(
+            queue=form.cleaned_data["queue"], data=form.cleaned_data["file"], actor=_actor(request)
+        )
+        if run is None:  # the form checked the file already; only a race gets here
+            raise ValidationError([f"Row {e.row}, {e.field}: {e.message}" for e in errors])
+        obj.pk = run.pk
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"{run}: {self.summary(run)}" if run.done else f"{run}: queued for a worker.",
+            messages.SUCCESS if run.done else messages.INFO,
+        )
+
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:dialer_appointmentimport_change", args=[obj.pk]))
+
+    @admin.display(description="Summary")
+    def summary(self, obj: AppointmentImport) -> str:
+        s = (obj.report or {}).get("summary") or {}
+        if not s:
+            return "-"
+        return f"{s.get('queued', 0)} reminders queued, {s.get('not_queued', 0)} not queued"
+
+    @admin.display(description="Per row")
+    def report_table(self, obj: AppointmentImport) -> SafeString:
+        report = obj.report or {}
+        errors = format_html_join(
+            "",
+            '<tr class="errornote"><td>{}</td><td></td><td>error</td><td>{}: {}</td></tr>',
+            ((e["row"], e["field"], e["message"]) for e in report.get("errors", [])),
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (o["row"], o["external_id"], o["status"].replace("_", " "), o["detail"])
+                for o in report.get("rows", [])
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Row</th><th>Appointment id</th><th>Result</th><th>Why</th></tr>"
+            "{}{}</table>",
+            errors,
+            rows,
+        )

@@ -66,6 +66,7 @@ class TestStaffAddACall:
         appointment = Appointment.objects.get()
         task = CallTask.objects.get(queue=reminders)
         assert appointment.task_id == task.pk and task.origin == "admin"
+        assert task.appointment_at is not None
         assert abs(task.appointment_at - (timezone.now() + timedelta(days=3))) < timedelta(
             minutes=2
         )

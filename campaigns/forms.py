@@ -60,6 +60,7 @@ class QueueForm(forms.ModelForm):  # type: ignore[type-arg]
             "days",
             "max_attempts",
             "retry_minutes",
+            "remind_before_hours",
             "active",
         ]
 

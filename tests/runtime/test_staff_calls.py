@@ -117,3 +117,21 @@ class TestStaffAddACall:
 
     def test_a_manager_without_the_permission_cannot(self, portfolio: Portfolio) -> None:
         assert _client(portfolio.manager_a).get(_url(portfolio)).status_code == 403
+
+
+class TestManagersReviewReminderScripts:
+    def test_a_manager_marks_a_script_promotional_and_staff_cannot(
+        self, portfolio: Portfolio, reminders: Queue
+    ) -> None:
+        script = reminders.current_script
+        assert script is not None
+        body = {"action": "mark_promotional", "_selected_action": [script.pk]}
+        _client(portfolio.staff_a).post("/admin/campaigns/script/", body)
+        script.refresh_from_db()
+        assert script.promotional is False
+        _client(portfolio.manager_a).post("/admin/campaigns/script/", body)
+        script.refresh_from_db()
+        assert script.promotional is True
+        assert AuditEvent.objects.filter(
+            action="script.marked_promotional", object_id=str(script.pk)
+        ).exists()

@@ -8,14 +8,14 @@ from importlib import resources
 import pytest
 
 from dialer.decision import RULES, RulesTableError, decide
-from dialer.decision.facts import DncFacts
+from dialer.decision.facts import DncFacts, TaskFacts
 from dialer.decision.rules_table import load
 from tests.decision.builders import task, utc, with_queue
 
 AT = utc(2026, 6, 10, 15)  # a Wednesday, 11:00 in New York
 
 
-def _reasons(facts):
+def _reasons(facts: TaskFacts) -> dict[str, str]:
     return {r.code: r.detail for r in decide(facts, AT).reasons}
 
 

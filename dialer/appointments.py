@@ -9,7 +9,7 @@ healthcare exemption covers a call about an appointment that is still ahead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,6 +28,10 @@ from dialer.models import (
 from dialer.refusals import lasting_codes
 from dialer.selectors import TaskRow, task_facts_many
 from dialer.services import DuplicateOpenTask, task_create, tasks_cancel
+
+# An appointment further ahead than this is a typing error, not a booking.
+MAX_AHEAD = timedelta(days=2 * 366)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 PASSED = "the appointment has passed; no reminder is queued"
 TOO_LATE = "the reminder time ({hours} h before) has passed; no reminder is queued"
@@ -126,8 +130,12 @@ def appointment_record(
         raise AppointmentError("queue", "Not a reminder queue of this program.")
     if contact.program_id != program.pk:
         raise AppointmentError("contact", "Unknown contact.")
-    number = _phone_of(contact, phone)
     now = timezone.now()
+    if not EARLIEST <= starts_at <= now + MAX_AHEAD:
+        raise AppointmentError(
+            "starts_at", "Not a plausible appointment time (at most 2 years ahead)."
+        )
+    number = _phone_of(contact, phone)
     with transaction.atomic():
         appointment = (
             Appointment.objects.select_for_update()

@@ -250,4 +250,6 @@ class TestReminders:
             tokens["crm_a"], "appointments/", _body(portfolio, _when(3), queue="callback")
         )
         assert wrong_queue.status_code == 400 and error_fields(wrong_queue) == {"queue"}
+        far = post(tokens["crm_a"], "appointments/", _body(portfolio, _when(365 * 5)))
+        assert far.status_code == 400 and error_fields(far) == {"starts_at"}
         assert Appointment.objects.count() == 0 and CallTask.objects.count() == 0

@@ -12,7 +12,7 @@ from audit.actors import actor_for_user
 from audit.services import audit_record, audit_record_many
 from campaigns.forms import PhoneNumberForm, ProgramForm, QueueForm
 from campaigns.models import Contact, PhoneNumber, Program, Queue, Script
-from campaigns.services import script_publish
+from campaigns.services import script_mark_promotional, script_publish
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin
 
@@ -41,7 +41,7 @@ class ProgramAdmin(ProgramScopedAdmin):
 
 class ScriptInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Script
-    fields = ("version", "recording_disclosure", "body", "used", "created_at")
+    fields = ("version", "recording_disclosure", "body", "used", "promotional", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -90,9 +90,39 @@ class QueueAdmin(ProgramScopedAdmin):
 @admin.register(Script)
 class ScriptAdmin(ProgramScopedAdmin):
     program_path = "queue__program"
-    list_display = ["__str__", "version", "used", "created_at"]
-    list_filter = ["used", "queue__program"]
-    readonly_fields = ["queue", "version", "recording_disclosure", "body", "used", "created_at"]
+    list_display = ["__str__", "version", "used", "promotional", "created_at"]
+    list_filter = ["used", "promotional", "queue__program"]
+    readonly_fields = [
+        "queue",
+        "version",
+        "recording_disclosure",
+        "body",
+        "used",
+        "promotional",
+        "created_at",
+    ]
+    actions = ["mark_promotional", "mark_not_promotional"]
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        # Managers publish scripts, so they judge them (a reminder script must be about
+        # the appointment only: the healthcare exemption's condition).
+        return bool(request.user.has_perm("campaigns.add_script"))
+
+    @admin.action(
+        description="Mark promotional (reminders on it are refused)", permissions=["review"]
+    )
+    def mark_promotional(self, request: HttpRequest, queryset: Any) -> None:
+        for script in queryset.select_related("queue"):
+            script_mark_promotional(
+                script=script, promotional=True, actor=actor_for_user(request.user)
+            )
+
+    @admin.action(description="Mark not promotional", permissions=["review"])
+    def mark_not_promotional(self, request: HttpRequest, queryset: Any) -> None:
+        for script in queryset.select_related("queue"):
+            script_mark_promotional(
+                script=script, promotional=False, actor=actor_for_user(request.user)
+            )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions are published from the queue page

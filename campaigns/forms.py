@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from campaigns.models import WEEKDAY_CHOICES, PhoneNumber, Program, Queue
+from campaigns.models import MAX_REMIND_BEFORE_HOURS, WEEKDAY_CHOICES, PhoneNumber, Program, Queue
 from common.phones import InvalidPhoneNumber, to_e164
 
 
@@ -44,6 +44,12 @@ class ProgramForm(forms.ModelForm):  # type: ignore[type-arg]
 
 class QueueForm(forms.ModelForm):  # type: ignore[type-arg]
     days = weekday_field("Calling days")
+    remind_before_hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_REMIND_BEFORE_HOURS,
+        help_text="Reminder queues: hours before the appointment (blank: unchanged, or 24).",
+    )
     new_script = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
         required=False,
@@ -62,8 +68,13 @@ class QueueForm(forms.ModelForm):  # type: ignore[type-arg]
             "days",
             "max_attempts",
             "retry_minutes",
+            "remind_before_hours",
             "active",
         ]
+
+    def clean_remind_before_hours(self) -> int:
+        value = self.cleaned_data.get("remind_before_hours")
+        return int(value) if value is not None else self.instance.remind_before_hours
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from common.crypto import keyed_hash
@@ -21,6 +21,7 @@ WORK_DAYS = list(range(6))
 
 state_code = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. FL.")
 e164_us = RegexValidator(r"^\+1\d{10}$", "Use E.164, e.g. +13055550123.")
+MAX_REMIND_BEFORE_HOURS = 24 * 14
 
 
 class Purpose(models.TextChoices):
@@ -101,6 +102,11 @@ class Queue(models.Model):
     days = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
     max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
     retry_minutes = models.PositiveIntegerField(default=240, validators=[MinValueValidator(1)])
+    remind_before_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_REMIND_BEFORE_HOURS)],
+        help_text="Reminder queues: how long before the appointment the reminder is due.",
+    )
     active = models.BooleanField(default=True)
     paused_reason = models.CharField(max_length=100, blank=True)
     current_script = models.ForeignKey(
@@ -145,6 +151,11 @@ class Script(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     used = models.BooleanField(default=False, editable=False)
+    # A review judgment, not content: a manager may set it on a used version
+    # (script_mark_promotional), and a reminder queue whose current script
+    # carries it refuses its calls (the healthcare exemption covers only the
+    # appointment itself).
+    promotional = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["queue", "-version"]

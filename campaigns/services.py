@@ -90,6 +90,7 @@ def queue_create(
     retry_minutes: int = 240,
     active: bool = True,
     recording_disclosure: str | None = None,
+    remind_before_hours: int = 24,
 ) -> Queue:
     queue = Queue(
         program=program,
@@ -101,6 +102,7 @@ def queue_create(
         days=sorted(set(days)) if days is not None else list(WORK_DAYS),
         max_attempts=max_attempts,
         retry_minutes=retry_minutes,
+        remind_before_hours=remind_before_hours,
         active=active,
     )
     queue.full_clean(exclude=["current_script"])
@@ -144,6 +146,26 @@ def script_publish(
             object_id=script.pk,
             program_id=queue.program_id,
             data={"queue": queue.slug, "version": script.version},
+        )
+    return script
+
+
+def script_mark_promotional(*, script: Script, promotional: bool, actor: str) -> Script:
+    """A manager's review: is this script promotional (more than the appointment itself)?
+
+    The flag is a judgment about the text, not the text: it may change on a
+    version already used, so it is written past the model's immutability guard.
+    """
+    with transaction.atomic():
+        Script.objects.filter(pk=script.pk).update(promotional=promotional)
+        script.promotional = promotional
+        audit_record(
+            actor=actor,
+            action="script.marked_promotional" if promotional else "script.marked_not_promotional",
+            object_type="script",
+            object_id=script.pk,
+            program_id=script.queue.program_id,
+            data={"queue": script.queue.slug, "version": script.version},
         )
     return script
 
@@ -216,7 +238,16 @@ def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
 
 
 QUEUE_EDITABLE = frozenset(
-    {"name", "window_start", "window_end", "days", "max_attempts", "retry_minutes", "active"}
+    {
+        "name",
+        "window_start",
+        "window_end",
+        "days",
+        "max_attempts",
+        "retry_minutes",
+        "remind_before_hours",
+        "active",
+    }
 )
 
 

@@ -84,6 +84,8 @@ SCOPE_PATHS: dict[str, str] = {
     "consent.consent": "contact__program",
     "consent.disclosure": "contact__program",
     "consent.alumniimport": "queue__program",
+    "dialer.appointment": "program",
+    "dialer.appointmentimport": "queue__program",
 }
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
@@ -75,7 +76,19 @@ class CallTaskAdmin(ProgramScopedAdmin):
     list_select_related = ["queue__program"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # tasks are created by services (API, My calls, imports)
+        return False  # tasks are created by services (API, imports, "Add a call" on a contact)
+
+    def get_urls(self) -> list[URLPattern]:
+        from dialer.call_admin import add_call_view
+
+        own = [
+            path(
+                "add-for-contact/<int:contact_id>/",
+                self.admin_site.admin_view(add_call_view),
+                name="dialer_calltask_add_for_contact",
+            )
+        ]
+        return own + super().get_urls()
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -106,6 +119,7 @@ class ApiClientAdmin(ProgramScopedAdmin):
         return False  # tokens are shown once, by `manage.py create_api_client`
 
 
+from dialer import call_admin as _call_admin  # noqa: E402,F401  ("Add a call" on a contact)
 from dialer import consent_admin as _consent_admin  # noqa: E402,F401  (consents' pages)
 from dialer import my_calls as _my_calls  # noqa: E402,F401  (registers "My calls")
 

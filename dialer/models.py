@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from encrypted_fields.fields import EncryptedTextField
 
 from campaigns.models import Contact, PhoneNumber, Program, Queue, Script
 
@@ -68,6 +69,66 @@ class CallTask(models.Model):
 
     def __str__(self) -> str:
         return f"Task #{self.pk}"
+
+
+class AppointmentStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Appointment(models.Model):
+    """An appointment from the EMR (its id is `external_id`) and its reminder task.
+
+    The task's `appointment_at` is copied from `starts_at`: the decision reads
+    the task, and the appointment service keeps the two together.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="appointments")
+    external_id = models.CharField(max_length=100, help_text="The EMR's id.")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="appointments")
+    phone = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="appointments")
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED
+    )
+    task = models.ForeignKey(
+        CallTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "external_id"], name="appointment_external_id_per_program"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment #{self.pk}"
+
+
+class AppointmentImport(models.Model):
+    """An uploaded appointments file for one reminder queue, and its per-row report.
+
+    The file is kept (encrypted) only until it has been imported; the report
+    holds row numbers, EMR ids and reason codes, never a name or a number.
+    """
+
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="appointment_imports")
+    content = EncryptedTextField(blank=True, null=True)
+    done = models.BooleanField(default=False)
+    report = models.JSONField(default=dict, blank=True)
+    requested_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Appointment import #{self.pk}"
 
 
 class Outcome(models.TextChoices):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialer.decision.engine import Decision
+from dialer.decision.outcome import TIME_CODES
 from dialer.models import CallTask, TaskStatus
 
 # Blocks that an operator can lift (load a registry, resume a queue): look again later.
@@ -36,6 +37,16 @@ def refusal_of(decision: Decision, *, now: datetime) -> Refusal:
     final = sorted(codes - TRANSIENT_CODES)
     status = TaskStatus.EXHAUSTED if final == ["max_attempts_reached"] else TaskStatus.CANCELLED
     return Refusal(status, None, final[0])
+
+
+def lasting_codes(decision: Decision) -> list[str]:
+    """The codes that refuse a new task outright: neither a later time nor an operator
+    lifts them (a calling window, a cap, a stale registry copy or a paused queue does).
+
+    Empty when the task should be created and wait; the planner decides it again.
+    """
+    codes = {reason.code for reason in decision.reasons}
+    return sorted(codes - TRANSIENT_CODES - TIME_CODES)
 
 
 def refusal_event(*, task_id: int, program_id: int, decision: Decision) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaigns.models import PhoneNumber, Program, Queue
+from campaigns.models import PhoneNumber, Program, Purpose, Queue
 from common.crypto import keyed_hash
 from common.fields import field_of, token_of
 from common.phones import try_e164
@@ -73,6 +73,13 @@ def queue_facts(queue: Queue) -> QueueFacts:
         retry_minutes=queue.retry_minutes,
         active=queue.active and queue.paused_reason in ("", ABANDONMENT_PAUSE),
         abandon_rate_exceeded=queue.paused_reason == ABANDONMENT_PAUSE,
+        # Read only where a rule needs it, so other queues cost no query for it.
+        script_promotional=(
+            queue.purpose == Purpose.REMINDER
+            and queue.current_script_id is not None
+            and queue.current_script is not None
+            and queue.current_script.promotional
+        ),
     )
 
 
@@ -311,7 +318,8 @@ def task_facts_many(
     queue_rows = dict(queues or {})
     if not wanted <= queue_rows.keys():
         queue_rows = {
-            q.pk: q for q in Queue.objects.select_related("program").filter(pk__in=wanted)
+            q.pk: q
+            for q in Queue.objects.select_related("program", "current_script").filter(pk__in=wanted)
         }
     facts_of_queue = {pk: queue_facts(q) for pk, q in queue_rows.items()}
     programs = {q.program_id: program_facts(q.program) for q in queue_rows.values()}

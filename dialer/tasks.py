@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.actors import actor_system
 from dialer.abandonment import abandonment_enforce
 from dialer.alumni_import import alumni_import_run
+from dialer.appointment_import import appointments_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
@@ -103,3 +104,9 @@ def bulk_alumni_import(import_id: int) -> str:
     """Idempotent: a run already claimed or finished is left alone; a lost run resumes."""
     report = alumni_import_run(import_id=import_id)
     return "skipped" if report is None else "done"
+
+
+@shared_task(acks_late=True, name="dialer.bulk_appointment_import")
+def bulk_appointment_import(import_id: int) -> str:
+    """Idempotent: a file already imported is left alone."""
+    return "done" if appointments_import_run(import_id=import_id) else "skipped"

@@ -297,8 +297,8 @@ def celery_pong(env: dict[str, str], timeout: float) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_run_serves_admin_and_worker_then_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    if not (REPO / "campaigns" / "management" / "commands" / "seed_demo.py").exists():
-        pytest.skip("the campaigns app has no seed_demo command yet, which `run` needs")
+    if not (REPO / "dialer" / "management" / "commands" / "seed_demo.py").exists():
+        pytest.skip("the dialer app has no seed_demo command yet, which `run` needs")
     datadir = tmp_path / "ds"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns.models import Purpose, Queue
+from campaigns.models import MAX_REMIND_BEFORE_HOURS, Purpose, Queue
 from campaigns.services import queue_create, queue_update
 from dialer.api.auth import IsApiClient, IsManager, principal
 from dialer.api.common import HourMinuteField, Pagination, WeekdaysField
@@ -28,6 +28,9 @@ class QueueOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         source="current_script.version", allow_null=True, default=None
     )
     paused_reason = serializers.CharField()
+    script_promotional = serializers.BooleanField(
+        source="current_script.promotional", default=False, read_only=True
+    )
 
     class Meta:
         model = Queue
@@ -41,8 +44,10 @@ class QueueOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "days",
             "max_attempts",
             "retry_minutes",
+            "remind_before_hours",
             "script",
             "script_version",
+            "script_promotional",
             "active",
             "paused_reason",
         ]
@@ -57,6 +62,9 @@ class QueueInput(serializers.Serializer):  # type: ignore[type-arg]
     days = WeekdaysField(required=False)
     max_attempts = serializers.IntegerField(min_value=1, max_value=20, required=False)
     retry_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 30, required=False)
+    remind_before_hours = serializers.IntegerField(
+        min_value=1, max_value=MAX_REMIND_BEFORE_HOURS, required=False
+    )
     script = serializers.CharField(max_length=20000)
     active = serializers.BooleanField(required=False)
 

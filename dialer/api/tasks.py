@@ -52,6 +52,7 @@ class TaskOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "origin",
             "source",
             "requested_at",
+            "appointment_at",
             "created_at",
         ]
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from dialer.api import (
+    appointments,
     attempts,
     callbacks,
     consents,
     contacts,
     dnc,
     eligibility,
+    enrollments,
     fallback,
     queues,
     tasks,
@@ -28,6 +30,13 @@ urlpatterns = [
     path("dnc/lookup/", dnc.DncLookup.as_view(), name="dnc-lookup"),
     path("dnc/<str:number>/", dnc.DncDetail.as_view(), name="dnc-detail"),
     path("callbacks/", callbacks.CallbackCreate.as_view(), name="callbacks"),
+    path("appointments/", appointments.AppointmentCreate.as_view(), name="appointments"),
+    path(
+        "appointments/<str:external_id>/cancel/",
+        appointments.AppointmentCancel.as_view(),
+        name="appointment-cancel",
+    ),
+    path("enrollments/", enrollments.EnrollmentCreate.as_view(), name="enrollments"),
     path("eligibility/", eligibility.Eligibility.as_view(), name="eligibility"),
     path("tasks/", tasks.TaskList.as_view(), name="tasks"),
     path("tasks/<int:pk>/", tasks.TaskDetail.as_view(), name="task"),

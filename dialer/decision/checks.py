@@ -20,7 +20,7 @@ from dialer.decision.facts import (
 )
 from dialer.decision.numbering import exchange_of
 from dialer.decision.outcome import Reason
-from dialer.decision.rules_table import RULES
+from dialer.decision.rules_table import RULES, ConditionRule
 from dialer.decision.zones import Location
 from dnc.rnd.facts import consent_date_of
 
@@ -80,9 +80,25 @@ def check_number(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
     return None
 
 
+def _cite(rule: ConditionRule) -> str:
+    """The source of a condition, short: the citation up to its explanation."""
+    return f"{rule.label}, {rule.citation.split(':')[0]}"
+
+
+def _conditions(f: TaskFacts, requires: str) -> list[ConditionRule]:
+    return [
+        c
+        for c in RULES.conditions_for(rule_purpose(f.queue.purpose), f.number.line_type)
+        if c.requires == requires
+    ]
+
+
 def check_internal_dnc(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
     if f.dnc.internal:
-        return Reason(codes.INTERNAL_DNC, "on the internal do-not-call list (every purpose)")
+        detail = "on the internal do-not-call list (every purpose)"
+        for rule in _conditions(f, "opt_out_honoured_at_once"):
+            detail += f"; the opt-out takes effect at once ({_cite(rule)})"
+        return Reason(codes.INTERNAL_DNC, detail)
     return None
 
 
@@ -143,8 +159,12 @@ def check_consent_basis(f: TaskFacts, at: datetime, loc: Location) -> Reason | N
             problems.append("no appointment on file")
         elif f.appointment_at <= at:
             problems.append("the appointment has passed")
-        if not f.number.provided_by_patient:
-            problems.append("the number was not provided by the patient")
+        for rule in _conditions(f, "number_provided_by_patient"):
+            if not f.number.provided_by_patient:
+                problems.append(f"the number was not provided by the patient ({_cite(rule)})")
+        for rule in _conditions(f, "script_not_promotional"):
+            if f.queue.script_promotional:
+                problems.append(f"the queue's script is marked promotional ({_cite(rule)})")
     elif purpose == "reactivation":
         if not any(c.kind == "tcpa_written" and c.active_at(at) for c in _tcpa(f, purpose)):
             problems.append("no active written consent covers this number for reactivation")

@@ -43,6 +43,8 @@ class QueueFacts:
     retry_minutes: int
     active: bool
     abandon_rate_exceeded: bool
+    # The queue's current script is marked promotional by a manager (reminders refuse).
+    script_promotional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

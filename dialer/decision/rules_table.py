@@ -30,11 +30,13 @@ _FIELDS = {
     "hours": _COMMON | {"state", "purposes", "hours", "days", "no_holidays"},
     "cap": _COMMON | {"state", "purposes", "line_types", "limit", "window_hours"},
     "state_registry": _COMMON | {"states"},
+    "condition": _COMMON | {"purposes", "line_types", "requires"},
 }
 _REQUIRED = {
     "hours": {"id", "kind", "citation", "confidence", "state", "purposes", "hours"},
     "cap": {"id", "kind", "citation", "confidence", "state", "purposes", "limit", "window_hours"},
     "state_registry": {"id", "kind", "citation", "confidence", "states"},
+    "condition": {"id", "kind", "citation", "confidence", "purposes", "requires"},
 }
 _CONSTANTS = {
     "registry_max_age_days",
@@ -44,6 +46,10 @@ _CONSTANTS = {
     "rnd_max_age_days",
     "rnd_callback_exempt_days",
 }
+# What a `condition` entry may require; dialer.decision.checks evaluates each.
+CONDITIONS = frozenset(
+    {"number_provided_by_patient", "script_not_promotional", "opt_out_honoured_at_once"}
+)
 
 Span = tuple[int, int]  # seconds since local midnight: [start, end), end <= 86400
 
@@ -82,6 +88,23 @@ class CapRule:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class ConditionRule:
+    """A condition a call for these purposes must meet (an exemption's terms)."""
+
+    id: str
+    purposes: frozenset[str]
+    line_types: frozenset[str]
+    requires: str  # one of CONDITIONS
+    citation: str
+    confidence: str
+    unconfirmed: bool
+    label: str
+
+    def applies(self, purpose: str, line_type: str) -> bool:
+        return purpose in self.purposes and line_type in self.line_types
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class RulesTable:
     version: str
     registry_max_age_days: int
@@ -93,6 +116,10 @@ class RulesTable:
     rnd_min_aging: timedelta  # a consent this old needs an RND answer
     rnd_max_age: timedelta  # an RND answer older than this is stale
     rnd_callback_exempt: timedelta  # a callback asked for this recently needs none
+    conditions: tuple[ConditionRule, ...] = ()
+
+    def conditions_for(self, purpose: str, line_type: str) -> tuple[ConditionRule, ...]:
+        return tuple(c for c in self.conditions if c.applies(purpose, line_type))
 
 
 def parse_span(text: str) -> Span:
@@ -128,6 +155,7 @@ def load(text: str | None = None) -> RulesTable:
     hours: list[HoursRule] = []
     caps: list[CapRule] = []
     registries: set[str] = set()
+    conditions: list[ConditionRule] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         name = f"rule[{index}]"
@@ -183,6 +211,24 @@ def load(text: str | None = None) -> RulesTable:
                     label=_label(entry, name),
                 )
             )
+        elif kind == "condition":
+            requires = _string(entry, "requires", name)
+            if requires not in CONDITIONS:
+                raise RulesTableError(
+                    f"{name}: field 'requires' must be one of {sorted(CONDITIONS)}"
+                )
+            conditions.append(
+                ConditionRule(
+                    id=ident,
+                    purposes=_purposes(entry, name),
+                    line_types=_line_types(entry, name),
+                    requires=requires,
+                    citation=citation,
+                    confidence=confidence,
+                    unconfirmed=unconfirmed,
+                    label=_string(entry, "label", name) if "label" in entry else ident,
+                )
+            )
         else:
             registries |= _states(entry, name)
     if not any(r.state == ANY_STATE for r in hours):
@@ -198,6 +244,7 @@ def load(text: str | None = None) -> RulesTable:
         rnd_min_aging=timedelta(days=constants["rnd_min_aging_days"]),
         rnd_max_age=timedelta(days=constants["rnd_max_age_days"]),
         rnd_callback_exempt=timedelta(days=constants["rnd_callback_exempt_days"]),
+        conditions=tuple(conditions),
     )
 
 

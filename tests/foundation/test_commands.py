@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from campaigns.models import Contact, Program, Queue
 from dialer.api_clients import api_client_for_token
-from dialer.models import ApiClient
+from dialer.models import ApiClient, Appointment, CallTask
 
 
 def _run(*args: str) -> str:
@@ -87,3 +87,9 @@ def test_seed_demo_is_idempotent() -> None:
     assert len(states) == 2
     purposes = {q.purpose for q in Queue.objects.filter(program__slug="harbor-recovery")}
     assert purposes == {"callback", "reminder", "reactivation"}
+    # Reminders and reactivation work come from the services, once however often it runs.
+    open_tasks = CallTask.objects.filter(status="pending", queue__program__slug="harbor-recovery")
+    assert {t.queue.purpose for t in open_tasks} >= {"reminder", "reactivation"}
+    assert open_tasks.count() == len({(t.queue_id, t.number_hash) for t in open_tasks})
+    reminder = open_tasks.get(queue__purpose="reminder")
+    assert Appointment.objects.get(task=reminder).starts_at == reminder.appointment_at

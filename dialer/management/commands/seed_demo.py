@@ -1,16 +1,22 @@
-"""`seed_demo`: an idempotent demo portfolio (two programs, three queues each, every role)."""
+"""`seed_demo`: an idempotent demo portfolio (two programs, three queues each, every role).
+
+Its reminders and reactivation work are made by the services the API uses
+(`appointment_record`, `enrollment_create`), so the demo's tasks are decided
+by the same rules as everyone's. It lives in the dialer because of that.
+"""
 
 from __future__ import annotations
 
 import os
 from base64 import b32decode
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actors import actor_system
@@ -23,6 +29,10 @@ from campaigns.roles import (
     roles_sync,
 )
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
+from consent.models import Consent
+from consent.services import consent_create
+from dialer.appointments import appointment_record
+from dialer.enrollments import enrollment_create
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
 # The demo users' second factor, the same for all and printed: for the demo only.
@@ -104,6 +114,8 @@ class Command(BaseCommand):
                             phones=[PhoneInput(number, provided_by_patient=True)],
                             actor=actor,
                         )
+            for program in programs.values():
+                self._work(program, actor)
             self._users(programs)
         url = os.environ.get("DEMO_URL", "http://127.0.0.1:8000/admin/")
         self.stdout.write(f"Demo ready at {url}")
@@ -131,6 +143,65 @@ class Command(BaseCommand):
                     actor=actor,
                 )
         return program
+
+    def _work(self, program: Program, actor: str) -> None:
+        """A reminder for each current patient, and each former one enrolled for reactivation.
+
+        Patients get the Part 2 consent their calls need and alumni the written
+        consent (once); each run moves the demo appointments to three days
+        ahead, and enrolling again answers the task already queued.
+        """
+        now = timezone.now()
+        patients = program.contacts.exclude(patient_status="none").order_by("id")
+        for contact in patients:
+            self._consents(program, contact, actor, signed=now - timedelta(days=10))
+        reminders = program.queues.get(purpose=Purpose.REMINDER)
+        for contact in patients.filter(patient_status="current"):
+            appointment_record(
+                program=program,
+                actor=actor,
+                origin="admin",
+                external_id=f"DEMO-{contact.external_id}",
+                contact=contact,
+                starts_at=(now + timedelta(days=3)).replace(minute=0, second=0, microsecond=0),
+                queue=reminders,
+            )
+        enrollment_create(
+            program=program,
+            queue=program.queues.get(purpose=Purpose.REACTIVATION),
+            contact_ids=[c.pk for c in patients.filter(patient_status="former")],
+            actor=actor,
+            origin="admin",
+        )
+
+    def _consents(self, program: Program, contact: Contact, actor: str, signed: Any) -> None:
+        number = contact.phones.order_by("id").first()
+        if number is None or Consent.objects.filter(contact=contact).exists():
+            return
+        former = contact.patient_status == "former"
+        if former:
+            consent_create(
+                contact=contact,
+                kind="tcpa_written",
+                number=number.number,
+                purposes=["reactivation"],
+                signed_at=signed,
+                signature="/s/ demo e-signature",
+                actor=actor,
+            )
+        consent_create(
+            contact=contact,
+            kind="part2",
+            purposes=["reactivation"] if former else ["reminder"],
+            signed_at=signed,
+            expires_at=None,
+            expiration_event="one year after discharge",
+            signature="/s/ demo signature on paper",
+            recipients=[program.slug],
+            description="that the person attended the program, and the discharge date",
+            revocation_notice_given=True,
+            actor=actor,
+        )
 
     def _users(self, programs: dict[str, Program]) -> None:
         User = get_user_model()

@@ -3,7 +3,8 @@
 Design (one place, two kinds of rows, beat's DatabaseScheduler reads them all):
 
 1. System schedules (`SYSTEM`): the beat heartbeat (read by /health/), the
-   abandonment check, and the sync below. Created when missing, never
+   abandonment check, the attempt reconciler (dialer/reconciler.py), and the
+   sync below. Created when missing, never
    overwritten; only operators (superusers) see or change them in the admin.
 2. One planning schedule per queue, the `PeriodicTask` named
    `plan queue #<queue id>`, which runs `dialer.bulk_plan_queue(queue_id=...)` on a
@@ -54,6 +55,7 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     "beat heartbeat": ("dialer.heartbeat", {"minute": "*"}),
     "abandonment check": ("dialer.bulk_abandonment_check", {"minute": "*/5"}),
     "queue schedules sync": ("dialer.bulk_schedules_sync", {"minute": "*"}),
+    "attempt reconciler": ("dialer.reconcile", {"minute": "*"}),
 }
 # Names this module used to create; removed by the sync.
 RETIRED = ("plan due tasks",)

@@ -20,6 +20,7 @@ from dialer.alumni_import import alumni_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
+from dialer.reconciler import reconcile_stranded
 from dialer.schedules import schedules_sync
 
 # Planned tasks travel in chunks: one message per task costs about half a
@@ -76,6 +77,13 @@ def schedules_sync_task() -> int:
 @shared_task(name="dialer.bulk_abandonment_check")
 def abandonment_check() -> int:
     return len(abandonment_enforce())
+
+
+@shared_task(name="dialer.reconcile")
+def reconcile() -> int:
+    """Settle attempts left without an outcome past their lease (dialer/reconciler.py).
+    On the dispatch queue: a stranded task holds back every new callback for its number."""
+    return sum(reconcile_stranded().values())
 
 
 @shared_task(name="dialer.heartbeat")

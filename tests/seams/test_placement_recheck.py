@@ -156,6 +156,7 @@ def test_a_chunk_past_its_deadline_hands_back_what_it_has_not_placed(
             continue
         assert attempt.outcome == Outcome.WITHDRAWN and attempt.backend_ref == ""
         assert task.status == TaskStatus.PENDING and task.attempts == 0
+        assert attempt.ended_at is not None
         assert task.next_attempt_at <= attempt.ended_at  # due again: the planner decides it
         assert AuditEvent.objects.filter(
             action="call.withdrawn", object_id=str(attempt.pk), reason="chunk_deadline"

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from audit.services import audit_record_many
 from campaigns.models import Script
-from dialer.backends import Backend, PlacementUncertain, backend_for
+from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend_for
 from dialer.decision.engine import Decision, decide, decide_many
 from dialer.faults import fault_point
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
@@ -89,7 +89,9 @@ def dispatch_tasks(
        the tasks in progress, audit each dispatch with what it used; commit.
     5. Only after the commit, place the attempts one by one (`_place_checked`:
        each decided again under its task's lock at that instant, withdrawn if
-       refused). If the backend fails, the attempt is closed as `failed`, which
+       refused). A preview offer is not a call: it is decided again when staff
+       take it (dialer/preview.py), so offers skip this check and their
+       references are saved together. If the backend fails, the attempt is closed as `failed`, which
        retries it per the queue's policy (a new attempt number, after the
        queue's spacing).
     6. Past `DISPATCH_CHUNK_SECONDS` from the claim, the rest is not placed but
@@ -159,7 +161,17 @@ def dispatch_tasks(
             )
             break
         fault_point("dispatch.before_place")
-        results[attempt.task_id] = _place_checked(attempt, backend)
+        if _offers_only(attempt, backend):
+            results[attempt.task_id] = _offer(attempt, backend)
+        else:
+            results[attempt.task_id] = _place_checked(attempt, backend)
+    offered = [
+        (r.attempt_id, r.reference)
+        for r in results.values()
+        if r.status == "placed" and r.reference.startswith("preview:")
+    ]
+    if offered:
+        _save_references(offered)
     placed = sum(r.status == "placed" for r in results.values())
     if placed:
         log.info("dispatched %s of %s tasks via %s", placed, len(ids), backend.name)
@@ -244,6 +256,28 @@ UPDATE dialer_calltask AS t
 
 
 ACTOR = "system:dispatch"
+
+
+def _offers_only(attempt: CallAttempt, backend: Backend) -> bool:
+    """Whether this attempt goes to preview (offered in "My calls", dialled by staff)."""
+    if isinstance(backend, ProgramBackend):
+        return backend.backend_of(attempt).name == "preview"
+    return backend.name == "preview"
+
+
+def _offer(attempt: CallAttempt, backend: Backend) -> DispatchResult:
+    try:
+        reference = backend.place(attempt)
+    except Exception as exc:  # the offer could not be made: closed as failed, retried
+        log.warning(
+            "backend %s could not offer attempt %s (%s)",
+            backend.name,
+            attempt.pk,
+            type(exc).__name__,
+        )
+        attempt_outcome_record(attempt_id=attempt.pk, outcome=Outcome.FAILED, actor=ACTOR)
+        return DispatchResult(attempt.task_id, "failed", attempt.pk)
+    return DispatchResult(attempt.task_id, "placed", attempt.pk, reference)
 
 
 def _place_checked(attempt: CallAttempt, backend: Backend) -> DispatchResult:
@@ -344,3 +378,13 @@ def _decide_unplaced(task: CallTask, attempt: CallAttempt, *, now: datetime) -> 
         recent_attempts=tuple(recent),
     )
     return decide(facts, now)
+
+
+def _save_references(placed: list[tuple[int | None, str]]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE dialer_callattempt AS a SET backend_ref = v.ref"
+            " FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, ref)"
+            " WHERE a.id = v.id AND a.backend_ref = ''",
+            [[pk for pk, _ in placed], [ref for _, ref in placed]],
+        )

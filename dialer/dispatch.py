@@ -1,18 +1,22 @@
 """Dispatch: claim tasks, decide again with fresh facts, record the attempts, then call.
 
 The last check wins: a DNC request or a consent revocation committed before
-the claim stops the call, whatever the planner decided a minute earlier.
+the claim stops the call, whatever the planner decided a minute earlier, and
+one committed after the claim but before that call is placed stops it too
+(each call is decided once more, under its task's lock, just before `place()`).
 One task (a callback, on commit) and a chunk of planned tasks take the same
-path; a chunk is one transaction, so its facts load in a few queries.
+path; a chunk is claimed in one transaction, so its facts load in a few queries.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -20,12 +24,14 @@ from django.utils import timezone
 from audit.services import audit_record_many
 from campaigns.models import Script
 from common.fields import token_of
-from dialer.backends import Backend, backend_for
+from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend_for
 from dialer.decision.engine import decide_batch
+from dialer.faults import fault_point
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.outcomes import attempt_outcome_record
+from dialer.outcomes import attempt_hand_back, attempt_outcome_record, attempt_withdraw
 from dialer.planner import DISPATCH_LEASE, decisions_write_back
-from dialer.refusals import refusal_event, refusal_of
+from dialer.recheck import decide_unplaced
+from dialer.refusals import apply_refusal, refusal_event, refusal_of
 from dialer.selectors import task_facts_many
 
 log = logging.getLogger(__name__)
@@ -60,7 +66,7 @@ _used_scripts: set[int] = set()
 @dataclass(frozen=True)
 class DispatchResult:
     task_id: int
-    status: str  # placed | refused | not_claimed | failed
+    status: str  # placed | refused | not_claimed | failed | handed_back | unconfirmed
     attempt_id: int | None = None
     reference: str = ""
 
@@ -83,14 +89,22 @@ def dispatch_tasks(
     3. Refused: reschedule or end them (an ended one is audited).
     4. Allowed: create the attempts (unique per task and attempt number), mark
        the tasks in progress, audit each dispatch with what it used; commit.
-    5. Only after the commit, hand each attempt to the backend. If the backend
-       fails, the attempt is closed as `failed`, which retries it per the
-       queue's policy (a new attempt number, after the queue's spacing).
+    5. Only after the commit, place the attempts one by one (`_place_checked`:
+       each decided again under its task's lock at that instant, withdrawn if
+       refused). A preview offer is not a call: it is decided again when staff
+       take it (dialer/preview.py), so offers skip this check and their
+       references are saved together. If the backend fails, the attempt is closed as `failed`, which
+       retries it per the queue's policy (a new attempt number, after the
+       queue's spacing).
+    6. Past `DISPATCH_CHUNK_SECONDS` from the claim, the rest is not placed but
+       handed back: attempts withdrawn, tasks pending and due (audited).
     A worker killed before 4 commits leaves the tasks pending and untouched; one
     killed after it leaves attempts that are never placed twice (the unique
-    constraint and the tasks' in_progress status stop a second claim).
+    constraint and the tasks' in_progress status stop a second claim); the
+    reconciler (dialer/reconciler.py) finishes them after their lease.
     """
     backend = backend or backend_for()
+    deadline = time.monotonic() + settings.DISPATCH_CHUNK_SECONDS
     ids = list(dict.fromkeys(int(i) for i in task_ids))
     now = timezone.now()
     results: dict[int, DispatchResult] = {}
@@ -138,12 +152,32 @@ def dispatch_tasks(
             if allowed:
                 attempts = _record_attempts(allowed, backend=backend, now=now, events=events)
             audit_record_many(events)
-    for attempt in attempts:
-        results[attempt.task_id] = _place(attempt, backend)
-    placed = [(r.attempt_id, r.reference) for r in results.values() if r.status == "placed"]
+    for index, attempt in enumerate(attempts):
+        if time.monotonic() >= deadline:
+            for late in attempts[index:]:
+                attempt_hand_back(attempt_id=late.pk, reason="chunk_deadline", actor=ACTOR)
+                results[late.task_id] = DispatchResult(late.task_id, "handed_back", late.pk)
+            log.warning(
+                "dispatch: %s of %s attempts handed back at the chunk deadline",
+                len(attempts) - index,
+                len(attempts),
+            )
+            break
+        fault_point("dispatch.before_place")
+        if _offers_only(attempt, backend):
+            results[attempt.task_id] = _offer(attempt, backend)
+        else:
+            results[attempt.task_id] = _place_checked(attempt, backend)
+    offered = [
+        (r.attempt_id, r.reference)
+        for r in results.values()
+        if r.status == "placed" and r.reference.startswith("preview:")
+    ]
+    if offered:
+        _save_references(offered)
+    placed = sum(r.status == "placed" for r in results.values())
     if placed:
-        _save_references(placed)
-        log.info("dispatched %s of %s tasks via %s", len(placed), len(ids), backend.name)
+        log.info("dispatched %s of %s tasks via %s", placed, len(ids), backend.name)
     return [results.get(i) or DispatchResult(i, "not_claimed") for i in ids]
 
 
@@ -224,22 +258,103 @@ UPDATE dialer_calltask AS t
 """
 
 
-def _place(attempt: CallAttempt, backend: Backend) -> DispatchResult:
+ACTOR = "system:dispatch"
+
+
+def _offers_only(attempt: CallAttempt, backend: Backend) -> bool:
+    """Whether this attempt goes to preview (offered in "My calls", dialled by staff)."""
+    if isinstance(backend, ProgramBackend):
+        return backend.backend_of(attempt).name == "preview"
+    return backend.name == "preview"
+
+
+def _offer(attempt: CallAttempt, backend: Backend) -> DispatchResult:
     try:
         reference = backend.place(attempt)
-    except Exception as exc:  # any backend failure: the call was not placed by us
-        # The exception's text may carry the number: only its type is logged.
+    except Exception as exc:  # the offer could not be made: closed as failed, retried
         log.warning(
-            "backend %s could not place attempt %s (%s)",
+            "backend %s could not offer attempt %s (%s)",
             backend.name,
             attempt.pk,
             type(exc).__name__,
         )
-        attempt_outcome_record(
-            attempt_id=attempt.pk, outcome=Outcome.FAILED, actor="system:dispatch"
-        )
+        attempt_outcome_record(attempt_id=attempt.pk, outcome=Outcome.FAILED, actor=ACTOR)
         return DispatchResult(attempt.task_id, "failed", attempt.pk)
     return DispatchResult(attempt.task_id, "placed", attempt.pk, reference)
+
+
+def _place_checked(attempt: CallAttempt, backend: Backend) -> DispatchResult:
+    """Place one recorded attempt if its task still allows it at this instant.
+
+    One transaction, holding the task's lock from the check to the saved reference:
+    1. Lock the task, then the attempt. An attempt closed meanwhile (withdrawn by
+       the reconciler) or already placed is left alone.
+    2. A task no longer in progress (a DNC request, a revocation): withdraw the
+       attempt, the task stays as it is.
+    3. Decide again with fresh facts, as if this attempt had not been made;
+       refused: withdraw it and apply the refusal to the task (audited).
+    4. Place it (each provider request bounded by TELEPHONY_PLACE_TIMEOUT_SECONDS)
+       and save the reference before the lock is released, so that an attempt
+       without a reference, once its transaction is over, was never handed to
+       the provider by us (the reconciler relies on this).
+       A failure closes the attempt as `failed`; a provider that took the dial
+       but did not confirm it (PlacementUncertain) leaves the attempt open with
+       an unconfirmed reference, for the reconciler to ask about, never to redial.
+    A DNC request committed while the call is being placed waits for the lock and
+    then cancels the task; the call already ringing keeps its outcome on the attempt.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        task = (
+            CallTask.objects.select_for_update(of=("self",))
+            .select_related("contact", "phone", "queue")
+            .only(*_CLAIM_FIELDS, "closed_reason", "last_decision", "updated_at")
+            .get(pk=attempt.task_id)
+        )
+        row = CallAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if row.backend_ref:
+            return DispatchResult(task.pk, "placed", row.pk, row.backend_ref)
+        if row.outcome:
+            return DispatchResult(task.pk, "not_claimed", row.pk)
+        row.task = task
+        if task.status != TaskStatus.IN_PROGRESS:
+            reason = task.closed_reason or task.status
+            attempt_withdraw(attempt=row, task=task, now=now, reason=reason, actor=ACTOR)
+            task.save(update_fields=["attempts", "last_attempt_at", "updated_at"])
+            return DispatchResult(task.pk, "refused", row.pk)
+        decision = decide_unplaced(task, row, now=now)
+        if not decision.allowed:
+            row.decision = decision.to_dict()
+            reason = ",".join(r.code for r in decision.reasons)
+            attempt_withdraw(attempt=row, task=task, now=now, reason=reason, actor=ACTOR)
+            ended = apply_refusal(task, decision, now=now)
+            task.save()
+            audit_record_many([ended] if ended else [])
+            return DispatchResult(task.pk, "refused", row.pk)
+        try:
+            with transaction.atomic():  # a failing backend must not break this transaction
+                reference = backend.place(row)
+        except PlacementUncertain:
+            reference = f"{row.backend}:{UNCONFIRMED}"
+            log.warning("backend %s did not confirm attempt %s", row.backend, row.pk)
+            CallAttempt.objects.filter(pk=row.pk).update(backend_ref=reference)
+            return DispatchResult(task.pk, "unconfirmed", row.pk, reference)
+        except Exception as exc:  # any backend failure: the call was not placed by us
+            # The exception's text may carry the number: only its type is logged.
+            log.warning(
+                "backend %s could not place attempt %s (%s)",
+                backend.name,
+                row.pk,
+                type(exc).__name__,
+            )
+            attempt_outcome_record(attempt_id=row.pk, outcome=Outcome.FAILED, actor=ACTOR)
+            return DispatchResult(task.pk, "failed", row.pk)
+        CallAttempt.objects.filter(pk=row.pk, backend_ref="").update(backend_ref=reference)
+    return DispatchResult(task.pk, "placed", row.pk, reference)
+
+
+# The reference of a call the provider took without naming it (the reconciler asks).
+UNCONFIRMED = "?"
 
 
 def _save_references(placed: list[tuple[int | None, str]]) -> None:

@@ -12,9 +12,11 @@ from dialer.models import (
     ANSWERED_OUTCOMES,
     RETRYABLE_OUTCOMES,
     CallAttempt,
+    CallTask,
     Outcome,
     TaskStatus,
 )
+from dialer.recheck import previous_attempt_start
 
 
 class OutcomeError(ValueError):
@@ -92,3 +94,52 @@ def attempt_outcome_record(
                 program_id=task.queue.program_id,
             )
     return attempt
+
+
+def attempt_withdraw(
+    *, attempt: CallAttempt, task: CallTask, now: datetime, reason: str, actor: str
+) -> None:
+    """Close an attempt that was never dialled: it counts toward nothing, audited.
+
+    The caller holds the locks of both rows and saves `task` afterwards: its
+    count and last attempt time go back to what they were before this attempt.
+    """
+    attempt.outcome = Outcome.WITHDRAWN
+    attempt.ended_at = now
+    attempt.save(update_fields=["outcome", "ended_at", "decision"])
+    task.attempts = max(task.attempts - 1, 0)
+    task.last_attempt_at = previous_attempt_start(attempt)
+    audit_record(
+        actor=actor,
+        action="call.withdrawn",
+        object_type="call_attempt",
+        object_id=attempt.pk,
+        program_id=task.queue.program_id,
+        reason=reason,
+        data={"task": task.pk},
+    )
+
+
+def attempt_hand_back(*, attempt_id: int, reason: str, actor: str) -> bool:
+    """Withdraw an attempt that was never handed to its provider and make its task due again.
+
+    One transaction: lock the task, then the attempt (the order placement takes);
+    an attempt with an outcome or a provider reference is left alone (False).
+    A task still in progress goes back to pending, due now: the planner decides
+    it afresh. A task closed meanwhile stays closed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        task_id = CallAttempt.objects.values_list("task_id", flat=True).get(pk=attempt_id)
+        task = CallTask.objects.select_for_update().select_related("queue").get(pk=task_id)
+        attempt = CallAttempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.outcome or attempt.backend_ref:
+            return False
+        attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=actor)
+        if task.status == TaskStatus.IN_PROGRESS:
+            task.status = TaskStatus.PENDING
+            task.next_attempt_at = now
+        task.save(
+            update_fields=["status", "next_attempt_at", "attempts", "last_attempt_at", "updated_at"]
+        )
+    return True

@@ -3,7 +3,6 @@ on every look at it before it is dialled, and at the dial; a call left in hand g
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -17,12 +16,12 @@ from django.utils import timezone
 from audit.actors import actor_for_user
 from audit.services import audit_record, audit_record_many
 from common.scoping import user_program_ids
-from dialer.decision.engine import decide
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.outcomes import attempt_outcome_record
+from dialer.outcomes import attempt_outcome_record, attempt_withdraw
+from dialer.recheck import decide_unplaced
 from dialer.refusals import apply_refusal
-from dialer.selectors import task_facts_many
 
+ACTOR = "system:preview"
 _IN_HAND_RELATED = ("task__queue__program", "task__contact", "phone", "script")
 
 
@@ -160,7 +159,7 @@ def preview_release_expired(*, now: datetime) -> int:
                 .order_by("id")[:100]
             )
             for attempt in expired:
-                _release(attempt, now=now, reason="take_expired", actor="system:preview")
+                _release(attempt, now=now, reason="take_expired", actor=ACTOR)
             released += len(expired)
         if len(expired) < 100:
             return released
@@ -176,19 +175,6 @@ def _lock_task(attempt: CallAttempt) -> CallTask:
     return task
 
 
-def _previous_start(attempt: CallAttempt) -> datetime | None:
-    """When the task's last attempt before this one started (withdrawn ones never happened)."""
-    return (
-        CallAttempt.objects.filter(
-            task_id=attempt.task_id, attempt_number__lt=attempt.attempt_number
-        )
-        .exclude(outcome=Outcome.WITHDRAWN)
-        .order_by("-attempt_number")
-        .values_list("started_at", flat=True)
-        .first()
-    )
-
-
 def _recheck(attempt: CallAttempt, *, now: datetime) -> str:
     """Decide a locked, undialled preview call again under its task's lock; "" if allowed.
 
@@ -202,50 +188,19 @@ def _recheck(attempt: CallAttempt, *, now: datetime) -> str:
     task = _lock_task(attempt)
     if task.status != TaskStatus.IN_PROGRESS:
         reason = task.closed_reason or task.status
-        _withdraw_and_release(attempt, task, now=now, reason=reason)
+        attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=ACTOR)
         task.save(update_fields=["attempts", "last_attempt_at", "updated_at"])
         return reason
-    facts = task_facts_many([task], at=now)[0]
-    facts = dataclasses.replace(
-        facts,
-        attempts_made=task.attempts - 1,
-        last_attempt_at=_previous_start(attempt),
-        recent_attempts=tuple(a for a in facts.recent_attempts if a.id != attempt.pk),
-    )
-    decision = decide(facts, now)
+    decision = decide_unplaced(task, attempt, now=now)
     attempt.decision = decision.to_dict()
     if decision.allowed:
         return ""
     reason = ",".join(r.code for r in decision.reasons)
-    _withdraw_and_release(attempt, task, now=now, reason=reason)
+    attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=ACTOR)
     ended = apply_refusal(task, decision, now=now)
     task.save()
     audit_record_many([ended] if ended else [])
     return reason
-
-
-def _withdraw_and_release(
-    attempt: CallAttempt, task: CallTask, *, now: datetime, reason: str
-) -> None:
-    """Withdraw the attempt and take it out of its task's count (the caller saves the task)."""
-    _withdraw(attempt, now=now, reason=reason)
-    task.attempts -= 1  # a withdrawn attempt was never dialled
-    task.last_attempt_at = _previous_start(attempt)
-
-
-def _withdraw(attempt: CallAttempt, *, now: datetime, reason: str) -> None:
-    """Close an offered attempt that nobody dialled (it counts toward nothing), audited."""
-    attempt.outcome = Outcome.WITHDRAWN
-    attempt.ended_at = now
-    attempt.save(update_fields=["outcome", "ended_at", "decision"])
-    audit_record(
-        actor="system:preview",
-        action="call.withdrawn",
-        object_type="call_attempt",
-        object_id=attempt.pk,
-        program_id=attempt.task.queue.program_id,
-        reason=reason,
-    )
 
 
 def preview_release_for_user(*, user: User, reason: str) -> list[int]:
@@ -278,7 +233,7 @@ def _release(attempt: CallAttempt, *, now: datetime, reason: str, actor: str) ->
     """
     if attempt.dialled_at is None:
         task = _lock_task(attempt)
-        _withdraw_and_release(attempt, task, now=now, reason=reason)
+        attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=actor)
         if task.status == TaskStatus.IN_PROGRESS:
             task.status = TaskStatus.PENDING
             task.next_attempt_at = now

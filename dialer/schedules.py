@@ -3,8 +3,9 @@
 Design (one place, two kinds of rows, beat's DatabaseScheduler reads them all):
 
 1. System schedules (`SYSTEM`): the beat heartbeat (read by /health/), the
-   abandonment check, the hourly RND refresh (dialer.rnd), the release of
-   preview calls left in hand, and the sync below. Created when missing, never
+   abandonment check, the attempt reconciler (dialer/reconciler.py), the
+   hourly RND refresh (dialer.rnd), the release of preview calls left in hand,
+   and the sync below. Created when missing, never
    overwritten; only operators (superusers) see or change them in the admin.
 2. One planning schedule per queue, the `PeriodicTask` named
    `plan queue #<queue id>`, which runs `dialer.bulk_plan_queue(queue_id=...)` on a
@@ -58,6 +59,7 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     # RND answers go stale after 31 days: asked again a day ahead (dialer.rnd).
     "rnd refresh": ("dialer.bulk_rnd_refresh", {"minute": "23"}),
     "preview take timeout": ("dialer.bulk_preview_release_expired", {"minute": "*"}),
+    "attempt reconciler": ("dialer.reconcile", {"minute": "*"}),
 }
 # Names this module used to create; removed by the sync.
 RETIRED = ("plan due tasks",)

@@ -23,6 +23,7 @@ from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
 from dialer.planner import plan_queue
 from dialer.preview import preview_release_expired
+from dialer.reconciler import reconcile_stranded
 from dialer.rnd import rnd_refresh
 from dialer.schedules import schedules_sync
 
@@ -92,6 +93,13 @@ def rnd_refresh_task() -> int:
 def preview_release_expired_task() -> int:
     """Every minute: preview calls taken and not logged in time go back (dialer.preview)."""
     return preview_release_expired(now=timezone.now())
+
+
+@shared_task(name="dialer.reconcile")
+def reconcile() -> int:
+    """Settle attempts left without an outcome past their lease (dialer/reconciler.py).
+    On the dispatch queue: a stranded task holds back every new callback for its number."""
+    return sum(reconcile_stranded().values())
 
 
 @shared_task(name="dialer.heartbeat")

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_POST
 
 from campaigns.models import Purpose
 from dialer.backends import caller_identity
-from dialer.backends.events import CallEvent, attempt_event_apply
-from dialer.backends.twilio import public_url
+from dialer.backends.events import attempt_event_apply
+from dialer.backends.twilio import TWILIO_STATUS, public_url
 from dialer.models import CallAttempt
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,6 @@ log = logging.getLogger(__name__)
 ACTOR = "system:twilio"
 REPLAY_TTL = 7 * 24 * 3600  # longer than any call and Twilio's retries
 OPT_OUT_DIGIT = "9"
-
-TWILIO_STATUS = {
-    "queued": CallEvent.INITIATED,
-    "initiated": CallEvent.INITIATED,
-    "ringing": CallEvent.RINGING,
-    "in-progress": CallEvent.ANSWERED,
-    "completed": CallEvent.COMPLETED,
-    "busy": CallEvent.BUSY,
-    "no-answer": CallEvent.NO_ANSWER,
-    "failed": CallEvent.FAILED,
-    "canceled": CallEvent.CANCELED,
-}
 
 View = Callable[[HttpRequest, int], HttpResponse]
 
@@ -106,6 +94,12 @@ def twilio_status(request: HttpRequest, attempt_id: int) -> HttpResponse:
     if not cache.add(key, 1, timeout=REPLAY_TTL):
         log.warning("twilio status callback refused: replayed (attempt %s)", attempt_id)
         return HttpResponse(status=409)
+    # A call whose SID was never saved (its placing worker died): the reconciler needs it.
+    sid = request.POST.get("CallSid", "")
+    if sid.startswith("CA"):
+        CallAttempt.objects.filter(pk=attempt_id, backend_ref="").update(
+            backend_ref=f"twilio:{sid}"
+        )
     duration = request.POST.get("CallDuration", "")
     answered_by = request.POST.get("AnsweredBy", "")
     try:

@@ -69,6 +69,20 @@ TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").r
 SIP_CTRL_HOST = env_str("SIP_CTRL_HOST", "127.0.0.1")
 SIP_CTRL_PORT = env_int("SIP_CTRL_PORT", 4444, minimum=1)
 SIP_TRUNK_HOST = env_str("SIP_TRUNK_HOST", "")  # host[:port] of the PBX or trunk
+# Every request to a provider gives up after this many seconds (a slow provider
+# must not push calls out of their window); a chunk of planned calls stops placing
+# after DISPATCH_CHUNK_SECONDS and hands the rest back to the planner.
+TELEPHONY_PLACE_TIMEOUT_SECONDS = env_int("TELEPHONY_PLACE_TIMEOUT_SECONDS", 10, minimum=1)
+DISPATCH_CHUNK_SECONDS = env_int("DISPATCH_CHUNK_SECONDS", 120, minimum=1)
+# An attempt without an outcome this long after it started is asked of its backend
+# (dialer/reconciler.py); longer than ring time plus the place timeout, so a call
+# still being placed or ringing is never taken for a stranded one.
+RECONCILE_LEASE_SECONDS = env_int("RECONCILE_LEASE_SECONDS", 300, minimum=60)
+if RECONCILE_LEASE_SECONDS <= TELEPHONY_RING_SECONDS + TELEPHONY_PLACE_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "Environment variable RECONCILE_LEASE_SECONDS: must exceed"
+        " TELEPHONY_RING_SECONDS + TELEPHONY_PLACE_TIMEOUT_SECONDS"
+    )
 
 # Reassigned Numbers Database queries (dnc/rnd/provider.py): the scrub service's
 # API and key. Unset: no queries are sent (answers come from results files).

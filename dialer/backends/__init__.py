@@ -7,7 +7,10 @@ Every backend:
 - returns a reference prefixed with its name (`twilio:CA…`, `sip:…`), which is
   how `hangup(reference)` finds the backend again;
 - reports what happened through `dialer.backends.events.attempt_event_apply`,
-  which maps provider states to our outcomes once (a terminal one never changes).
+  which maps provider states to our outcomes once (a terminal one never changes);
+- answers `status(attempt)` for the reconciler: what the provider knows of the
+  attempt's call now, asked when no end was reported within the lease;
+- gives up on any provider request after `TELEPHONY_PLACE_TIMEOUT_SECONDS`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Protocol
 from django.conf import settings
 
 from campaigns.models import Program, Purpose
+from dialer.backends.events import CallEvent
 from dialer.models import CallAttempt
 
 BACKEND_NAMES = ("preview", "twilio", "sip")
@@ -25,6 +29,25 @@ BACKEND_NAMES = ("preview", "twilio", "sip")
 
 class BackendError(RuntimeError):
     """A call could not be placed or ended; the message never carries a number or name."""
+
+
+class PlacementUncertain(BackendError):
+    """The provider took the dial but never said which call it made: never dial again
+    blindly; the reconciler asks the provider later."""
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    """What a provider knows of an attempt's call.
+
+    `event` None: the provider has no call for this attempt (it was never placed).
+    `reference`: the call's reference when the provider named one we did not have.
+    """
+
+    event: CallEvent | None
+    reference: str = ""
+    duration_seconds: int | None = None
+    machine: bool = False
 
 
 class Backend(Protocol):
@@ -36,6 +59,10 @@ class Backend(Protocol):
 
     def hangup(self, reference: str) -> None:
         """End the call named by `reference` (a no-op once it has ended)."""
+        ...
+
+    def status(self, attempt: CallAttempt) -> CallStatus:
+        """What the provider knows of this attempt's call now (BackendError if it cannot say)."""
         ...
 
 
@@ -125,3 +152,6 @@ class ProgramBackend:
 
     def hangup(self, reference: str) -> None:
         self._backend(reference.partition(":")[0]).hangup(reference)
+
+    def status(self, attempt: CallAttempt) -> CallStatus:
+        return self._backend(attempt.backend).status(attempt)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dialer.backends import CallStatus
+from dialer.backends.events import CallEvent
 from dialer.models import CallAttempt
 
 
@@ -16,3 +18,7 @@ class PreviewBackend:
     def hangup(self, reference: str) -> None:
         # Staff hang up their own phone; the outcome they log closes the attempt.
         return None
+
+    def status(self, attempt: CallAttempt) -> CallStatus:
+        # Offered or in a staff member's hands: the preview take timeout settles it.
+        return CallStatus(event=CallEvent.INITIATED)

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from dialer.backends import BackendError, caller_identity
+from dialer.backends import BackendError, CallStatus, PlacementUncertain, caller_identity
 from dialer.backends.events import CallEvent, attempt_event_apply
 from dialer.models import CallAttempt
 
@@ -50,7 +50,9 @@ class BaresipAgent:
     def _conn(self) -> socket.socket:
         if self._sock is None:
             try:
-                self._sock = socket.create_connection((self.host, self.port), timeout=5)
+                self._sock = socket.create_connection(
+                    (self.host, self.port), timeout=settings.TELEPHONY_PLACE_TIMEOUT_SECONDS
+                )
             except OSError as exc:
                 raise BackendError(f"sip: user agent unreachable ({exc.strerror})") from None
         return self._sock
@@ -88,7 +90,7 @@ class BaresipAgent:
         token = f"t{time.monotonic_ns()}"
         data = json.dumps({"command": command, "params": params, "token": token}).encode()
         self._conn().sendall(str(len(data)).encode() + b":" + data + b",")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + settings.TELEPHONY_PLACE_TIMEOUT_SECONDS
         while (left := deadline - time.monotonic()) > 0:
             message = self._read(left)
             if message is None:
@@ -185,6 +187,8 @@ class SipBackend:
 
         1. Make (or reuse) the user agent for this caller identity and select it.
         2. Dial; wait for the first event naming the call (ringing, answer or end).
+        3. The agent took the dial but named no call in time: PlacementUncertain
+           (it may be ringing): the reconciler asks the agent, nobody dials again.
         """
         trunk = settings.SIP_TRUNK_HOST
         if not trunk:
@@ -200,7 +204,7 @@ class SipBackend:
         self.agent.command("uafind", aor)
         peer = f"sip:{row.phone.number}@{trunk}"
         self.agent.command("dial", peer)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + settings.TELEPHONY_PLACE_TIMEOUT_SECONDS
         skipped: list[dict[str, Any]] = []
         try:
             while (left := deadline - time.monotonic()) > 0:
@@ -216,8 +220,34 @@ class SipBackend:
                     return f"sip:{event['id']}"
         finally:
             self.agent.requeue(skipped)
-        raise BackendError(f"sip: attempt {row.pk} was not taken by the user agent")
+        raise PlacementUncertain(f"sip: attempt {row.pk} was dialled but not confirmed")
 
     def hangup(self, reference: str) -> None:
         # baresip 1.0's `hangup` ends the current call; ids are not addressable there.
         self.agent.command("hangup")
+
+    def status(self, attempt: CallAttempt) -> CallStatus:
+        """The agent's state of the attempt's call (`listcalls` on the control socket).
+
+        No reference: never handed to the agent (placement saves the reference
+        under the task's lock). A call the agent still lists is in progress (for
+        an unconfirmed dial, found by its peer URI, which also names it). A call
+        it no longer lists ended without an end reported to us: its outcome is
+        unknown, so it counts as `failed` (retried after the queue's spacing,
+        never at once).
+        """
+        ref = attempt.backend_ref.removeprefix("sip:")
+        if not ref:
+            return CallStatus(event=None)
+        listed = str(self.agent.command("listcalls").get("data", ""))
+        if ref == "?":
+            row = CallAttempt.objects.select_related("phone").get(pk=attempt.pk)
+            peer = f"sip:{row.phone.number}@{settings.SIP_TRUNK_HOST}"
+            for line in listed.splitlines():
+                if peer in line:
+                    call_id = line.rsplit("id=", 1)[-1].split()[0] if "id=" in line else "?"
+                    return CallStatus(event=CallEvent.RINGING, reference=f"sip:{call_id}")
+            return CallStatus(event=CallEvent.FAILED)
+        if ref in listed:
+            return CallStatus(event=CallEvent.RINGING)
+        return CallStatus(event=CallEvent.FAILED)

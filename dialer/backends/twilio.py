@@ -19,21 +19,37 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from dialer.backends import BackendError, caller_identity
+from dialer.backends import BackendError, CallStatus, caller_identity
+from dialer.backends.events import CallEvent
 from dialer.models import CallAttempt
 
 log = logging.getLogger(__name__)
 
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# Twilio's call statuses (status callbacks and the Call resource) as our events.
+TWILIO_STATUS = {
+    "queued": CallEvent.INITIATED,
+    "initiated": CallEvent.INITIATED,
+    "ringing": CallEvent.RINGING,
+    "in-progress": CallEvent.ANSWERED,
+    "completed": CallEvent.COMPLETED,
+    "busy": CallEvent.BUSY,
+    "no-answer": CallEvent.NO_ANSWER,
+    "failed": CallEvent.FAILED,
+    "canceled": CallEvent.CANCELED,
+}
 
 
 def twilio_client() -> Any:
     """A client for the configured account; refuses to run without credentials."""
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
     if not settings.TWILIO_ACCOUNT_SID or not settings.TWILIO_AUTH_TOKEN:
         raise BackendError("twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
-    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    # The client waits forever by default: a slow API would push calls out of their window.
+    http = TwilioHttpClient(timeout=settings.TELEPHONY_PLACE_TIMEOUT_SECONDS)
+    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
     client.api.base_url = settings.TWILIO_API_BASE_URL
     return client
 
@@ -57,6 +73,7 @@ class TwilioBackend:
         return self._client
 
     def place(self, attempt: CallAttempt) -> str:
+        from requests import RequestException
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         row = CallAttempt.objects.select_related("task__queue__program", "phone").get(pk=attempt.pk)
@@ -81,7 +98,7 @@ class TwilioBackend:
             raise BackendError(
                 f"twilio refused attempt {row.pk} (HTTP {exc.status}, code {exc.code})"
             ) from None
-        except TwilioException:
+        except (TwilioException, RequestException):  # refused, unreachable or timed out
             raise BackendError(f"twilio: attempt {row.pk} could not be placed") from None
         log.info("attempt %s placed with twilio", row.pk)
         return f"twilio:{call.sid}"
@@ -95,3 +112,38 @@ class TwilioBackend:
             self.client.calls(sid).update(status="completed")
         except TwilioRestException as exc:
             raise BackendError(f"twilio: hangup refused (HTTP {exc.status})") from None
+
+    def status(self, attempt: CallAttempt) -> CallStatus:
+        """The call's state from Twilio (GET Calls/{sid}); no reference: never placed.
+
+        Placement saves the SID in the transaction that holds the task's lock
+        around `calls.create`, and a status callback that reaches us for an
+        attempt without one records its SID (dialer/webhooks.py). So an attempt
+        still without a reference past its lease was never placed by us: either
+        the worker died before `create` (the fault point), or Twilio's request
+        failed, or it died inside `create` and Twilio made no call, since a
+        call it made would have reported at least `initiated` by then.
+        """
+        from requests import RequestException
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        sid = attempt.backend_ref.removeprefix("twilio:")
+        if not sid.startswith("CA"):
+            return CallStatus(event=None)
+        try:
+            call = self.client.calls(sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return CallStatus(event=None)
+            raise BackendError(f"twilio: status of attempt {attempt.pk} refused") from None
+        except (TwilioException, RequestException):
+            raise BackendError(f"twilio: status of attempt {attempt.pk} unavailable") from None
+        event = TWILIO_STATUS.get(str(call.status))
+        if event is None:
+            raise BackendError(f"twilio: unknown status for attempt {attempt.pk}")
+        duration = str(call.duration or "")
+        return CallStatus(
+            event=event,
+            duration_seconds=int(duration) if duration.isdigit() else None,
+            machine=str(call.answered_by or "").startswith(("machine", "fax")),
+        )

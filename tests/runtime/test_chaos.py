@@ -33,19 +33,22 @@ import threading
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import pytz
 import redis
+import time_machine
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from bench.seed import due_callbacks_create
@@ -53,9 +56,13 @@ from campaigns.models import ALL_DAYS, Contact, Queue
 from campaigns.services import program_create, queue_create
 from config.celery import app as celery_app
 from dialer.decision.zones import candidate_location
-from dialer.models import CallAttempt, CallTask, TaskStatus
+from dialer.dispatch import dispatch_tasks
+from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.reconciler import reconcile_stranded
 from dialer.tasks import DISPATCH_CHUNK, dispatch_planned
-from tests.runtime.helpers import SYSTEM
+from tests.runtime.helpers import MONDAY_MORNING, SYSTEM
+from tests.telephony.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, PUBLIC_URL, FakeTwilio
+from tests.telephony.conftest import fake_twilio as fake_twilio  # a fixture, re-exported
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = 10_000
@@ -125,11 +132,12 @@ def _until_open(now: datetime, zones: tuple[str, ...]) -> timedelta:
     return probe - now
 
 
-def _seed(place: Place, now: datetime) -> tuple[Queue, list[int]]:
+def _seed(place: Place, now: datetime, count: int = TASKS) -> tuple[Queue, list[int]]:
     program = program_create(
         slug="chaos", legal_name="Chaos", state=place.state, timezone=place.zone, actor=SYSTEM
     )
     program.business_start, program.business_end = clock_time(0), clock_time(23, 59)
+    program.caller_id_number = CALLER_ID
     program.save()
     queue = queue_create(
         program=program,
@@ -146,9 +154,9 @@ def _seed(place: Place, now: datetime) -> tuple[Queue, list[int]]:
         queue=queue,
         contacts=[
             Contact(program=program, state=place.state, postal_code=place.postal_code)
-            for _ in range(TASKS)
+            for _ in range(count)
         ],
-        numbers=[f"+1{place.area_code}555{i:04d}" for i in range(TASKS)],
+        numbers=[f"+1{place.area_code}555{i:04d}" for i in range(count)],
         requested_at=now - timedelta(minutes=5),
         due_at=now - timedelta(minutes=1),
     )
@@ -344,3 +352,93 @@ def test_a_killed_worker_never_causes_a_second_call_nor_a_call_out_of_window(
         ):
             assert decision["reasons"][0]["code"] == "outside_calling_window", decision
             assert _inside(next_at, _zones(place, _sample(place))), (task_id, next_at)
+
+
+# A Celery worker whose clock starts at a given instant (time-machine, inherited by
+# its forked children), so that it and this test agree on the time whatever the date.
+_WORKER_AT = (
+    "import sys, time_machine; from datetime import datetime;"
+    " time_machine.travel(datetime.fromisoformat(sys.argv[1]), tick=True).start();"
+    " sys.argv = ['celery'] + sys.argv[2:];"
+    " from celery.__main__ import main; main()"
+)
+FAULT = "dispatch.before_place"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_the_commit_and_place_is_finished_by_the_reconciler(
+    tmp_path: Path, fake_twilio: FakeTwilio, settings: Any
+) -> None:
+    """The worker dies exactly at the fault point: attempts committed, nothing dialled.
+    The reconciler, past the lease, withdraws them and makes the tasks due again;
+    the next dispatch places each call once: at most one call per task in all."""
+    twilio = {
+        "TELEPHONY_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TELEPHONY_PUBLIC_URL": PUBLIC_URL,
+    }
+    for name, value in twilio.items():
+        setattr(settings, name, value)
+    place = PLACES[0]  # New York: 10:00 there at MONDAY_MORNING
+    with time_machine.travel(MONDAY_MORNING, tick=True):
+        _, ids = _seed(place, timezone.now(), count=5)
+    queue = f"chaos-{uuid.uuid4().hex[:12]}"
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        **twilio,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "FAULT_POINT": FAULT,
+    }
+    command = [
+        sys.executable, "-c", _WORKER_AT, MONDAY_MORNING.isoformat(), "-A", "config", "worker",
+        "-Q", queue, "-c", "1", "--pool", "prefork", "-n", f"{queue}@%h",
+        "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    try:
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        _hand_over(ids, queue)
+        try:
+            code = worker.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+            raise AssertionError(
+                "the worker never reached the fault point:\n" + log.read_text()
+            ) from None
+        assert code == -signal.SIGKILL, log.read_text(errors="replace")[-2000:]
+    finally:
+        _forget_queue(queue)
+
+    # Killed exactly between the commit and place(): attempts recorded, no call made.
+    attempts = CallAttempt.objects.filter(task_id__in=ids)
+    assert attempts.count() == len(ids)
+    assert not attempts.exclude(backend_ref="").exists() and fake_twilio.created == []
+    assert CallTask.objects.filter(pk__in=ids, status=TaskStatus.IN_PROGRESS).count() == len(ids)
+
+    lease = timedelta(seconds=settings.RECONCILE_LEASE_SECONDS)
+    with time_machine.travel(MONDAY_MORNING + lease + timedelta(minutes=1), tick=True):
+        assert reconcile_stranded() == {"withdrawn": len(ids)}
+        assert reconcile_stranded() == {}  # settled once: nothing left to do
+        assert CallTask.objects.filter(pk__in=ids, status=TaskStatus.PENDING).count() == len(ids)
+        results = dispatch_tasks(task_ids=ids)
+    assert [r.status for r in results] == ["placed"] * len(ids)
+    called = Counter(form["To"][0] for form in fake_twilio.created)
+    assert len(called) == len(ids) and set(called.values()) == {1}, called
+    per_task = CallTask.objects.filter(pk__in=ids).annotate(
+        placed=Count("attempt_set", filter=~Q(attempt_set__backend_ref=""))
+    )
+    assert {t.placed for t in per_task} == {1}
+    assert set(attempts.filter(backend_ref="").values_list("outcome", flat=True)) == {
+        Outcome.WITHDRAWN
+    }

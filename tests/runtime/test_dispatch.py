@@ -15,6 +15,7 @@ from audit.models import AuditEvent
 from campaigns.models import Queue
 from consent.services import consent_create, consent_revoke
 from dialer.api_clients import api_client_create
+from dialer.backends import CallStatus
 from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.revocation import consent_revoke_and_cancel
@@ -171,6 +172,9 @@ class _BrokenLine:
 
     def hangup(self, reference: str) -> None:
         return None
+
+    def status(self, attempt: CallAttempt) -> CallStatus:
+        return CallStatus(event=None)
 
 
 @pytest.mark.django_db

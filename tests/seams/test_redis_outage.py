@@ -22,6 +22,7 @@ import redis
 import time_machine
 from celery.contrib.testing.worker import start_worker
 from django.test import Client, override_settings
+from kombu import pools
 
 from config.celery import app as celery_app
 from dialer.api.common import _redis
@@ -89,8 +90,9 @@ def _use_broker(url: str) -> None:
     """Point this process's Celery app at `url`, dropping connections made for another
     (Celery has no public way to switch brokers once it has connected)."""
     app: Any = celery_app
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # kombu keeps one pool per broker URL in a registry of its own: reset() closes and
+    # forgets them all, so that no later test is handed a closed pool for a URL.
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.broker_url = url

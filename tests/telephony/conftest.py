@@ -6,6 +6,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,9 @@ class FakeTwilio:
     created: list[dict[str, list[str]]] = field(default_factory=list)
     updated: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each answer: a slow provider
+    # Call SID -> status, as GET Calls/{sid} answers it (unknown SIDs: 404).
+    statuses: dict[str, str] = field(default_factory=dict)
 
 
 def _call_resource(sid: str, form: dict[str, list[str]], status: str) -> dict[str, Any]:
@@ -109,7 +113,20 @@ def fake_twilio() -> Iterator[FakeTwilio]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            time.sleep(fake.delay)
+            if self.headers.get("Authorization") != expected_auth:
+                fake.refused.append("auth")
+                self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return
+            sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+            if self.path.startswith(f"{calls_path}/CA") and sid in fake.statuses:
+                self._answer(200, _call_resource(sid, {}, fake.statuses[sid]))
+            else:
+                self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+
         def do_POST(self) -> None:
+            time.sleep(fake.delay)
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length).decode()
             if self.headers.get("Authorization") != expected_auth:
@@ -128,7 +145,9 @@ def fake_twilio() -> Iterator[FakeTwilio]:
                     self._answer(400, {"code": 21201, "message": "Missing", "status": 400})
                     return
                 fake.created.append(form)
-                self._answer(201, _call_resource("CA" + secrets.token_hex(16), form, "queued"))
+                sid = "CA" + secrets.token_hex(16)
+                fake.statuses[sid] = "queued"
+                self._answer(201, _call_resource(sid, form, "queued"))
             elif self.path.startswith(f"{calls_path}/CA") and self.path.endswith(".json"):
                 sid = self.path.rsplit("/", 1)[1].removesuffix(".json")
                 fake.updated.append((sid, form))

@@ -418,7 +418,7 @@ def consent_revoke(
         effective = max(effective, consent.signed_at)
         consent.revoked_at = effective
         consent.revocation_channel = known
-        consent.revocation_channel_label = label
+        consent.revocation_channel_label = label or None
         consent.revocation_reason = reason.strip()[:REVOCATION_REASON_MAX_LENGTH] or None
         consent.revoked_by = actor
         consent.save(

@@ -105,6 +105,9 @@ class ConsentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     recipients = serializers.SerializerMethodField()
     description = serializers.CharField(allow_null=True)
     signature = serializers.CharField(allow_null=True)
+    revocation_channel_label = serializers.CharField(
+        allow_null=True, help_text="The channel as given, when it is none of the listed ones."
+    )
     attempt = serializers.IntegerField(source="attempt_id", allow_null=True)
     state = serializers.SerializerMethodField()
 

@@ -79,12 +79,12 @@ def assert_cancelled(task: CallTask, reason: str) -> None:
         ("in person", "verbal", "in person"),
         ("fax to the front desk", "other", "fax to the front desk"),
         ("x" * 300, "other", "x" * 100),
-        ("", "other", ""),
-        ("email", "email", ""),
+        ("", "other", None),
+        ("email", "email", None),
     ],
 )
 def test_a_revocation_by_any_channel_is_recorded_and_stops_the_calls(
-    portfolio: Portfolio, tokens: dict[str, str], given: str, stored: str, label: str
+    portfolio: Portfolio, tokens: dict[str, str], given: str, stored: str, label: str | None
 ) -> None:
     consent_id, task = consent_with_a_pending_call(portfolio, tokens["crm_a"])
     response = revoke(tokens["crm_a"], consent_id, {"channel": given})

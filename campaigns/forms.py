@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html
 
 from campaigns.models import (
     WEEKDAY_CHOICES,
@@ -104,6 +105,14 @@ class ContactForm(forms.ModelForm):  # type: ignore[type-arg]
             "postal_code",
             "patient_status",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "patient_status" in self.fields:
+            self.fields["patient_status"].help_text = format_html(
+                'Only stricter here (none, current, former). A compliance officer lowers it: <a href="{}">lower the patient status</a>.',  # noqa: E501
+                "../lower-status/",
+            )
 
     def clean_patient_status(self) -> str:
         status = str(self.cleaned_data["patient_status"])

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
 from audit.actors import actor_for_user
 from audit.services import audit_record, audit_record_many
-from campaigns.forms import PhoneNumberForm, ProgramForm, QueueForm
+from campaigns.forms import (
+    ContactForm,
+    PatientStatusLowerForm,
+    PhoneNumberForm,
+    ProgramForm,
+    QueueForm,
+)
 from campaigns.models import Contact, PhoneNumber, Program, Queue, Script
-from campaigns.services import script_mark_promotional, script_publish
+from campaigns.services import contact_patient_status_lower, script_mark_promotional, script_publish
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin
 
@@ -164,6 +174,7 @@ class IdentifiersViewedAdmin(ProgramScopedAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(IdentifiersViewedAdmin):
+    form = ContactForm
     list_display = ["__str__", "external_id", "program", "patient_status", "state", "created_at"]
     list_filter = ["patient_status", "program", "state"]
     search_fields = ["external_id"]  # names and numbers are encrypted: search by the CRM id
@@ -180,6 +191,49 @@ class ContactAdmin(IdentifiersViewedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/lower-status/",
+                self.admin_site.admin_view(self.lower_status_view),
+                name="campaigns_contact_lower_status",
+            )
+        ]
+        return own + super().get_urls()
+
+    def lower_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Lower the patient status, with a reason: compliance officers only, audited."""
+        if not request.user.has_perm("campaigns.lower_status_contact"):
+            raise PermissionDenied
+        contact = self.get_object(request, unquote(object_id))
+        if contact is None:
+            raise PermissionDenied
+        change_url = reverse("admin:campaigns_contact_change", args=[contact.pk])
+        form = PatientStatusLowerForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                contact_patient_status_lower(
+                    contact_id=contact.pk,
+                    patient_status=form.cleaned_data["patient_status"],
+                    reason=form.cleaned_data["reason"],
+                    actor=actor_for_user(request.user),
+                )
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            else:
+                self.message_user(request, f"{contact}: patient status lowered.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Lower the patient status of {contact}",
+            "form": form,
+            "original": contact,
+            "cancel_url": change_url,
+        }
+        return TemplateResponse(request, "admin/campaigns/contact/lower_status.html", context)
 
     def identifiers_viewed(self, obj: Contact) -> dict[str, Any]:
         return {

@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html
 
-from campaigns.models import MAX_REMIND_BEFORE_HOURS, WEEKDAY_CHOICES, PhoneNumber, Program, Queue
+from campaigns.models import (
+    MAX_REMIND_BEFORE_HOURS,
+    WEEKDAY_CHOICES,
+    Contact,
+    PatientStatus,
+    PhoneNumber,
+    Program,
+    Queue,
+    patient_status_stricter,
+)
 from common.phones import InvalidPhoneNumber, to_e164
 
 
@@ -93,3 +103,47 @@ class PhoneNumberForm(forms.ModelForm):  # type: ignore[type-arg]
             return to_e164(self.cleaned_data["number"])
         except InvalidPhoneNumber as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class ContactForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The contact page: its patient status may rise here, never drop (see below)."""
+
+    class Meta:
+        model = Contact
+        fields = [
+            "program",
+            "external_id",
+            "first_name",
+            "last_name",
+            "state",
+            "postal_code",
+            "patient_status",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "patient_status" in self.fields:
+            self.fields["patient_status"].help_text = format_html(
+                'Only stricter here (none, current, former). A compliance officer lowers it: <a href="{}">lower the patient status</a>.',  # noqa: E501
+                "../lower-status/",
+            )
+
+    def clean_patient_status(self) -> str:
+        status = str(self.cleaned_data["patient_status"])
+        before = self.instance.patient_status if self.instance.pk else None
+        if before and patient_status_stricter(before, status) != status:
+            raise forms.ValidationError(
+                "A patient status only becomes stricter here; a compliance officer "
+                "lowers it with 'Lower the patient status', giving a reason."
+            )
+        return status
+
+
+class PatientStatusLowerForm(forms.Form):
+    """A compliance officer's correction of a Part 2 status; the reason is audited."""
+
+    patient_status = forms.ChoiceField(choices=PatientStatus.choices, label="New status")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the record was wrong (kept in the audit trail; no names or numbers).",
+    )

@@ -178,6 +178,30 @@ class PatientStatus(models.TextChoices):
     FORMER = "former", "Former patient (alumni)"
 
 
+# From the least to the most protected (42 CFR Part 2): none -> current -> former.
+PATIENT_STATUS_ORDER = (PatientStatus.NONE, PatientStatus.CURRENT, PatientStatus.FORMER)
+
+
+def patient_status_stricter(*statuses: str | None) -> str:
+    """The stricter of the statuses given (empty ones ignored; none at all: `none`).
+
+    The one rule for every place that meets two readings of a person's status
+    (a PATCH, an alumni list, an eligibility override): the record only ever
+    rises, and a value we do not know counts as the strictest (fail closed).
+    """
+
+    def rank(status: str) -> int:
+        try:
+            return PATIENT_STATUS_ORDER.index(PatientStatus(status))
+        except ValueError:
+            return len(PATIENT_STATUS_ORDER) - 1
+
+    given = [s for s in statuses if s]
+    if not given:
+        return PatientStatus.NONE
+    return str(PATIENT_STATUS_ORDER[max(rank(s) for s in given)].value)
+
+
 class Contact(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="contacts")
     external_id = models.CharField(max_length=100, blank=True, help_text="The CRM's id.")
@@ -194,6 +218,9 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("lower_status_contact", "Can lower a contact's patient status (audited)"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["program", "external_id"],

@@ -41,7 +41,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "campaigns.program": ("view",),
         "campaigns.queue": ("view",),
         "campaigns.script": ("view",),
-        "campaigns.contact": ("view",),
+        # Lowering a Part 2 status is theirs alone, with a reason (audited).
+        "campaigns.contact": ("view", "lower_status"),
         "campaigns.phonenumber": ("view",),
         "dialer.calltask": ("view",),
         "dialer.callattempt": ("view",),

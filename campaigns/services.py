@@ -14,14 +14,17 @@ from django.db import transaction
 from audit.services import audit_record
 from campaigns.models import (
     ALL_DAYS,
+    PATIENT_STATUS_ORDER,
     WORK_DAYS,
     Contact,
     LineType,
+    PatientStatus,
     PhoneNumber,
     Program,
     Purpose,
     Queue,
     Script,
+    patient_status_stricter,
 )
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, line_type, to_e164
@@ -190,15 +193,7 @@ def contact_create(
     patient_status: str = "none",
 ) -> Contact:
     """Create a contact and its numbers; a bad number refuses the whole contact."""
-    normalized: list[PhoneInput] = []
-    for index, phone in enumerate(phones):
-        try:
-            e164 = to_e164(phone.number)
-        except InvalidPhoneNumber as exc:
-            raise ValidationError({f"phones[{index}].number": str(exc)}) from None
-        normalized.append(
-            PhoneInput(e164, phone.line_type or line_type(e164), phone.provided_by_patient)
-        )
+    normalized = _phones_normalized(phones)
     contact = Contact(
         program=program,
         external_id=external_id,
@@ -235,6 +230,116 @@ def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
         line_type=phone.line_type or LineType.UNKNOWN,
         provided_by_patient=phone.provided_by_patient,
     )
+
+
+def contact_update(
+    *,
+    contact: Contact,
+    actor: str,
+    patient_status: str | None = None,
+    state: str | None = None,
+    postal_code: str | None = None,
+    phones: Iterable[PhoneInput] = (),
+) -> Contact:
+    """Change what is known of a contact; its patient status may only become stricter.
+
+    1. Normalise the new numbers first: a bad one refuses the whole change.
+    2. Lock the contact's row and read its status as committed.
+    3. A status lower than the one on file is refused, naming `patient_status`
+       (lowering is `contact_patient_status_lower`, a compliance officer's act).
+    4. Set the state and ZIP code given (blank or None: unchanged), add the
+       numbers, and write one audit event naming what changed.
+    """
+    normalized = _phones_normalized(phones)
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        changed: list[str] = []
+        before = contact.patient_status
+        if patient_status:
+            if patient_status not in PatientStatus.values:
+                raise ValidationError({"patient_status": _status_choices()})
+            if patient_status_stricter(before, patient_status) != patient_status:
+                raise ValidationError(
+                    {
+                        "patient_status": "Can only become stricter (none, current, former); "
+                        "a compliance officer may lower it in the admin."
+                    }
+                )
+            if patient_status != before:
+                contact.patient_status = patient_status
+                changed.append("patient_status")
+        for name, value in (("state", (state or "").upper()), ("postal_code", postal_code or "")):
+            if value and value != getattr(contact, name):
+                setattr(contact, name, value)
+                changed.append(name)
+        contact.full_clean(validate_unique=False)
+        contact.save()
+        known = set(contact.phones.values_list("number_hash", flat=True))
+        added = [p for p in normalized if keyed_hash(p.number) not in known]
+        for phone in added:
+            phone_add(contact=contact, phone=phone)
+        audit_record(
+            actor=actor,
+            action="contact.changed",
+            object_type="contact",
+            object_id=contact.pk,
+            program_id=contact.program_id,
+            data={
+                "fields": changed,
+                "phones_added": len(added),
+                "patient_status": [before, contact.patient_status],
+            },
+        )
+    return contact
+
+
+def contact_patient_status_lower(
+    *, contact_id: int, patient_status: str, reason: str, actor: str
+) -> Contact:
+    """Lower a contact's patient status: a compliance officer's correction, with a reason.
+
+    The only way a status goes down (every other write goes through
+    `patient_status_stricter`); audited with both statuses and the reason.
+    """
+    if patient_status not in PatientStatus.values:
+        raise ValidationError({"patient_status": _status_choices()})
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the status is lowered."})
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact_id)
+        before = contact.patient_status
+        if patient_status_stricter(before, patient_status) != before or patient_status == before:
+            raise ValidationError({"patient_status": "Choose a status lower than the one on file."})
+        contact.patient_status = patient_status
+        contact.save(update_fields=["patient_status"])
+        audit_record(
+            actor=actor,
+            action="contact.patient_status_lowered",
+            object_type="contact",
+            object_id=contact.pk,
+            program_id=contact.program_id,
+            reason=reason,
+            data={"patient_status": [before, patient_status]},
+        )
+    return contact
+
+
+def _status_choices() -> str:
+    return f"Use one of: {', '.join(str(s.value) for s in PATIENT_STATUS_ORDER)}."
+
+
+def _phones_normalized(phones: Iterable[PhoneInput]) -> list[PhoneInput]:
+    normalized: list[PhoneInput] = []
+    for index, phone in enumerate(phones):
+        try:
+            e164 = to_e164(phone.number)
+        except InvalidPhoneNumber as exc:
+            raise ValidationError({f"phones[{index}].number": str(exc)}) from None
+        normalized.append(
+            PhoneInput(e164, phone.line_type or line_type(e164), phone.provided_by_patient)
+        )
+    return normalized
 
 
 QUEUE_EDITABLE = frozenset(

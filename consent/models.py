@@ -89,6 +89,9 @@ class Consent(models.Model):
     revocation_channel = models.CharField(
         max_length=10, choices=RevocationChannel.choices, blank=True
     )
+    # The channel as the person or the CRM named it, when it is none of ours (then
+    # `other`); free text from outside, so encrypted like the reason.
+    revocation_channel_label = EncryptedTextField(blank=True, null=True)
     revocation_reason = EncryptedTextField(blank=True, null=True)
     revoked_by = models.CharField(max_length=100, blank=True)
 

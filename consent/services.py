@@ -355,6 +355,38 @@ def _resolve_recipients(recipients: Iterable[str | Program]) -> tuple[list[Progr
     return list(programs.values()), outside
 
 
+REVOCATION_REASON_MAX_LENGTH = 500
+REVOCATION_LABEL_MAX_LENGTH = 100
+
+# Common names of our channels; anything else is kept as given under `other`.
+_CHANNEL_SYNONYMS = {
+    "phone": RevocationChannel.CALL,
+    "phone call": RevocationChannel.CALL,
+    "sms": RevocationChannel.TEXT,
+    "text message": RevocationChannel.TEXT,
+    "in person": RevocationChannel.VERBAL,
+    "in-person": RevocationChannel.VERBAL,
+    "letter": RevocationChannel.WRITTEN,
+    "mail": RevocationChannel.WRITTEN,
+    "e-mail": RevocationChannel.EMAIL,
+}
+
+
+def revocation_channel_of(given: str) -> tuple[RevocationChannel, str]:
+    """Our channel for how a revocation arrived, and the label kept when it is none of ours.
+
+    Any wording is accepted (47 CFR 64.1200(a)(10): any reasonable means): an
+    unknown or empty one is `other`, with the given text kept (truncated).
+    """
+    text = " ".join((given or "").split())
+    key = text.lower()
+    if key in RevocationChannel.values:
+        return RevocationChannel(key), ""
+    if key in _CHANNEL_SYNONYMS:
+        return _CHANNEL_SYNONYMS[key], text[:REVOCATION_LABEL_MAX_LENGTH]
+    return RevocationChannel.OTHER, text[:REVOCATION_LABEL_MAX_LENGTH]
+
+
 def consent_revoke(
     *,
     consent_id: int,
@@ -368,10 +400,11 @@ def consent_revoke(
     This is the consent half of a revocation: callers go through
     `dialer.revocation.consent_revoke_and_cancel`, which also cancels the
     pending calls the consent covered, in the same transaction.
-    A `revoked_at` in the future takes effect now: a revocation never waits.
+    Never refused for its wording: any channel is recorded (`revocation_channel_of`),
+    a long reason is truncated, a `revoked_at` in the future takes effect now
+    (a revocation never waits) and one before the consent counts from its start.
     """
-    if channel not in RevocationChannel.values:
-        raise ValidationError({"channel": f"Use one of: {', '.join(RevocationChannel.values)}."})
+    known, label = revocation_channel_of(channel)
     now = timezone.now()
     if revoked_at is not None and timezone.is_naive(revoked_at):
         raise ValidationError({"revoked_at": "Give a time zone (ISO 8601 with an offset or Z)."})
@@ -379,16 +412,23 @@ def consent_revoke(
         consent = Consent.objects.select_for_update().select_related("contact").get(pk=consent_id)
         if consent.revoked_at is not None:
             return consent
-        # Now, unless the person revoked earlier; never before the consent (clock skew).
-        effective = min(revoked_at, now) if revoked_at else max(now, consent.signed_at)
-        if effective < consent.signed_at:
-            raise ValidationError({"revoked_at": "Cannot be before the consent was given."})
+        # Now, unless the person revoked earlier; never before the consent (clock
+        # skew, or a date typed wrong: the revocation still stands, from the start).
+        effective = min(revoked_at, now) if revoked_at else now
+        effective = max(effective, consent.signed_at)
         consent.revoked_at = effective
-        consent.revocation_channel = RevocationChannel(channel)
-        consent.revocation_reason = reason.strip() or None
+        consent.revocation_channel = known
+        consent.revocation_channel_label = label or None
+        consent.revocation_reason = reason.strip()[:REVOCATION_REASON_MAX_LENGTH] or None
         consent.revoked_by = actor
         consent.save(
-            update_fields=["revoked_at", "revocation_channel", "revocation_reason", "revoked_by"]
+            update_fields=[
+                "revoked_at",
+                "revocation_channel",
+                "revocation_channel_label",
+                "revocation_reason",
+                "revoked_by",
+            ]
         )
         audit_record(
             actor=actor,
@@ -402,6 +442,7 @@ def consent_revoke(
                 "kind": consent.kind,
                 "channel": consent.revocation_channel,
                 "revoked_at": effective.isoformat(),
+                "clamped_to_start": revoked_at is not None and revoked_at < consent.signed_at,
             },
         )
     return consent

@@ -12,7 +12,9 @@ what the numbering plan says, `provided_by_patient` to false.
 1. The whole file is checked first; a bad header or any bad value refuses the
    whole file and names each row and field: nothing is written.
 2. Each row then finds its contact by `external_id` in the queue's program, or
-   creates it (contact and phone services, audited); a new number is added.
+   creates it (contact and phone services, audited); a new number is added,
+   and a stricter `patient_status` than the contact's is saved on it (a
+   status only rises, campaigns.models.patient_status_stricter).
 3. The row is queued (a task with origin `import`) only if the consent rules of
    the decision allow reactivation: a current or former patient needs an
    active Part 2 consent naming the program for reactivation
@@ -42,8 +44,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Contact, LineType, PatientStatus, PhoneNumber, Purpose, Queue
-from campaigns.services import PhoneInput, contact_create, phone_add
+from campaigns.models import (
+    Contact,
+    LineType,
+    PatientStatus,
+    PhoneNumber,
+    Purpose,
+    Queue,
+    patient_status_stricter,
+)
+from campaigns.services import PhoneInput, contact_create, contact_update, phone_add
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, to_e164
 from consent.models import AlumniImport, ImportStatus
@@ -342,14 +352,13 @@ def alumni_import_rows(
             phone = PhoneNumber.objects.get(contact=contact, number_hash=keyed_hash(row.phone))
         else:
             phone = phone_add(contact=contact, phone=phone_input)
-        status = contact.patient_status
+        status = patient_status_stricter(contact.patient_status, row.patient_status)
         note = ""
-        if status == PatientStatus.NONE and row.patient_status != PatientStatus.NONE:
-            # The list says patient, the record does not: the stricter reading wins.
-            status, note = (
-                row.patient_status,
-                " (the list says patient; the contact record does not)",
-            )
+        if status != contact.patient_status:
+            # The list's reading is stricter than the record's: the record rises to it.
+            contact = contact_update(contact=contact, actor=actor, patient_status=status)
+            existing[row.external_id] = contact
+            note = f" (the contact's patient status is raised to the list's: {status})"
         consents = facts.get((contact.pk, row.phone), ())
         coverage = coverage_of(
             facts=consents,

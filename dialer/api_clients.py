@@ -42,15 +42,17 @@ def api_client_create(
 
 
 def api_client_for_token(token: str) -> ApiClient | None:
-    """The active client of an active program holding this token, with its program.
+    """The active client holding this token, with its program (active or not).
 
+    A client of an inactive program is still known: it may still send opt-outs
+    and revocations (dialer.api.auth.IsApiClient refuses the rest).
     Read on every API request, so in plain SQL (one indexed row, no queryset to compile).
     """
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns(ApiClient, 'c')}, {columns(Program, 'p')}"  # noqa: S608 (model columns)
             " FROM dialer_apiclient c JOIN campaigns_program p ON p.id = c.program_id"
-            " WHERE c.token_hash = %s AND c.active AND p.active",
+            " WHERE c.token_hash = %s AND c.active",
             [_token_hash(token)],
         )
         row = cursor.fetchone()

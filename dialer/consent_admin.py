@@ -116,7 +116,15 @@ class ConsentAdmin(ProgramScopedAdmin):
         ("What it allows", {"fields": ["state", "allows", "coverage"]}),
         (
             "Revocation",
-            {"fields": ["revoked_at", "revocation_channel", "revocation_reason", "revoked_by"]},
+            {
+                "fields": [
+                    "revoked_at",
+                    "revocation_channel",
+                    "revocation_channel_label",
+                    "revocation_reason",
+                    "revoked_by",
+                ]
+            },
         ),
         ("Record", {"fields": ["source", "recorded_by", "created_at"]}),
     ]

@@ -247,9 +247,12 @@ def external_attempt_record(
     2. A call of that task (or, without a task id, of that contact, queue and
        number) already recorded from outside with the same start and outcome
        is this call, sent again: answer it, even if it closed the task.
-    3. Otherwise the task must be open; add the attempt (next attempt number),
-       count it on the task, and record its outcome (`attempt_outcome_record`:
-       the retry policy; `dnc_requested` puts the number on the internal list).
+    3. Otherwise the task must be open, unless the person asked not to be
+       called (`dnc_requested`): an opt-out is never refused, so on a closed
+       task the call is recorded without reopening it.
+    4. Add the attempt (next attempt number), count it on an open task, and
+       record its outcome (`attempt_outcome_record`: the retry policy;
+       `dnc_requested` puts the number on the internal list and cancels its calls).
     """
     if outcome not in Outcome.values or outcome == Outcome.WITHDRAWN:
         raise CrmRecordError("outcome", "Not an outcome of a call.")
@@ -267,7 +270,8 @@ def external_attempt_record(
         if isinstance(found, CallAttempt):
             return Recorded(found, created=False)
         task = found
-        if task.status not in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS):
+        is_open = task.status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+        if not is_open and outcome != Outcome.DNC_REQUESTED:
             raise CrmRecordError("task", "This task is closed.")
         number_next = (task.attempt_set.aggregate(n=Max("attempt_number"))["n"] or 0) + 1
         attempt = CallAttempt.objects.create(
@@ -277,10 +281,11 @@ def external_attempt_record(
             started_at=started_at,
             backend=EXTERNAL_BACKEND,
         )
-        task.attempts += 1
-        task.last_attempt_at = max(filter(None, [task.last_attempt_at, started_at]))
-        task.status = TaskStatus.IN_PROGRESS
-        task.save(update_fields=["attempts", "last_attempt_at", "status", "updated_at"])
+        if is_open:
+            task.attempts += 1
+            task.last_attempt_at = max(filter(None, [task.last_attempt_at, started_at]))
+            task.status = TaskStatus.IN_PROGRESS
+            task.save(update_fields=["attempts", "last_attempt_at", "status", "updated_at"])
         audit_record(
             actor=actor,
             action="call.recorded_external",

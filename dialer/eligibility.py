@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import connection
 
-from campaigns.models import PatientStatus, Program, Queue
+from campaigns.models import Program, Queue, patient_status_stricter
 from common.crypto import keyed_hash
 from common.phones import line_type
 from common.rows import columns, instance, width
@@ -109,7 +109,8 @@ def eligibility_decide(
        holder of the number), its number and that number's open task on the
        queue (one query).
     2. What is not on file is a new person: no id, no consents, no attempts.
-    3. State, ZIP code and patient status given override the file's.
+    3. State and ZIP code given override the file's; a patient status given
+       counts only where it is stricter than the one on file.
     4. Load the facts (dialer.selectors) and decide (pure).
 
     Raises EligibilityError naming `queue` or `contact` (not this program's),
@@ -149,7 +150,8 @@ def eligibility_decide(
         program_id=program.pk,
         state=state or found["state"] or "",
         postal_code=postal_code or found["postal_code"] or "",
-        patient_status=patient_status or found["patient_status"] or PatientStatus.NONE,
+        # An override may only make the status stricter than the one on file.
+        patient_status=patient_status_stricter(patient_status, found["patient_status"]),
         number=number,
         line_type=kind,
         provided_by_patient=bool(provided),

@@ -14,7 +14,7 @@ from common.phones import to_e164
 from dialer.models import OPEN_STATUSES, CallTask
 from dialer.services import tasks_cancel
 from dnc.models import InternalDncEntry
-from dnc.services import internal_dnc_add, internal_dnc_request_act_register
+from dnc.services import dnc_source_normal, internal_dnc_add, internal_dnc_request_act_register
 
 CLOSED_REASON = "internal_dnc"
 
@@ -48,7 +48,11 @@ def dnc_request_record(
             object_type="dnc_internal_entry",
             object_id=entry.pk,
             program_id=program_id,
-            data={"source": source, "new_entry": created, "tasks_cancelled": len(cancelled)},
+            data={
+                "source": dnc_source_normal(source),
+                "new_entry": created,
+                "tasks_cancelled": len(cancelled),
+            },
         )
     return entry
 

@@ -17,6 +17,12 @@ from dnc.keys import key_from_e164
 from dnc.models import InternalDncEntry, RemovalReason
 
 SOURCE_MAX_LENGTH = 50
+NOTE_MAX_LENGTH = 500
+
+
+def dnc_source_normal(source: str | None) -> str:
+    """The source as stored: spaces collapsed, truncated; empty is `unspecified`."""
+    return " ".join((source or "").split())[:SOURCE_MAX_LENGTH] or "unspecified"
 
 
 def internal_dnc_add(
@@ -27,11 +33,12 @@ def internal_dnc_add(
     Idempotent: when the number already has an active entry, that entry is
     returned unchanged. This only writes the entry: the act that also cancels
     pending calls is `dialer.optout.dnc_request_record`, which calls this.
+    Never refused for its wording: a long source or note is truncated, an empty
+    source is `unspecified`; only a number that is not one is refused.
     """
     key_from_e164(number_e164)  # raises InvalidPhoneNumber, without the number
-    source = source.strip()
-    if not source or len(source) > SOURCE_MAX_LENGTH:
-        raise ValidationError({"source": f"Give a source of 1 to {SOURCE_MAX_LENGTH} characters."})
+    source = dnc_source_normal(source)
+    note = (note or "").strip()[:NOTE_MAX_LENGTH]
     number_hash = keyed_hash(number_e164)
     with transaction.atomic():
         existing = _active_entry(number_hash)

@@ -11,12 +11,12 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dialer.api.auth import IsApiClient, principal
+from dialer.api.auth import INACTIVE_PROGRAM, IsApiClient, principal
 from dialer.api.common import IdField, PhoneField
 from dialer.api.errors import ApiError
 from dialer.api.tasks import AttemptOutput
@@ -51,6 +51,7 @@ class AttemptInput(serializers.Serializer):  # type: ignore[type-arg]
 
 class AttemptCreate(APIView):
     permission_classes = [IsApiClient]
+    accepts_inactive_program = True  # for `dnc_requested` only, see post()
 
     @extend_schema(request=AttemptInput, responses={200: AttemptOutput, 201: AttemptOutput})
     def post(self, request: Request) -> Response:
@@ -58,6 +59,8 @@ class AttemptCreate(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         who = principal(request)
+        if not who.program.active and fields["outcome"] != Outcome.DNC_REQUESTED:
+            raise exceptions.PermissionDenied(INACTIVE_PROGRAM)
         try:
             recorded = external_attempt_record(
                 program=who.program,

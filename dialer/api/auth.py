@@ -73,15 +73,32 @@ class TokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-ca
         }
 
 
+INACTIVE_PROGRAM = "This client's program is inactive: only opt-outs and revocations are taken."
+
+
+def _program_open(request: Request, view: Any) -> bool:
+    """An inactive program's client is refused, except by the views that take an
+    opt-out or a revocation (`accepts_inactive_program`): those are never lost."""
+    user = request.user
+    return isinstance(user, ApiPrincipal) and (
+        user.program.active or getattr(view, "accepts_inactive_program", False)
+    )
+
+
 class IsApiClient(permissions.BasePermission):
+    message = INACTIVE_PROGRAM
+
     def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.user, ApiPrincipal)
+        return _program_open(request, view)
 
 
 class IsManager(permissions.BasePermission):
     message = "This endpoint needs a client with the manager role."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if not _program_open(request, view):
+            self.message = INACTIVE_PROGRAM
+            return False
         return isinstance(request.user, ApiPrincipal) and request.user.is_manager
 
 

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.models import Contact
-from consent.models import Consent, ConsentKind, ConsentMethod, RevocationChannel
+from consent.models import Consent, ConsentKind, ConsentMethod
 from consent.selectors import consent_state
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import AwareDateTimeField, IdField, Pagination, PhoneField
@@ -74,11 +74,28 @@ class ConsentInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class RevokeInput(serializers.Serializer):  # type: ignore[type-arg]
-    channel = serializers.ChoiceField(choices=RevocationChannel.choices)
-    revoked_at = AwareDateTimeField(
-        required=False, help_text="When the person revoked; default and latest: now."
+    """Never refused for its wording (API.md): the service keeps an unknown channel
+    as given, truncates a long reason and counts an early `revoked_at` from the
+    consent's start."""
+
+    channel = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="Free text: how it arrived (call, text, email, in person...).",
     )
-    reason = _text(500)
+    revoked_at = AwareDateTimeField(
+        required=False,
+        help_text="When the person revoked; latest: now; earliest: the consent's start.",
+    )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="Kept encrypted; truncated to 500 characters.",
+    )
 
 
 class ConsentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -88,6 +105,9 @@ class ConsentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     recipients = serializers.SerializerMethodField()
     description = serializers.CharField(allow_null=True)
     signature = serializers.CharField(allow_null=True)
+    revocation_channel_label = serializers.CharField(
+        allow_null=True, help_text="The channel as given, when it is none of the listed ones."
+    )
     attempt = serializers.IntegerField(source="attempt_id", allow_null=True)
     state = serializers.SerializerMethodField()
 
@@ -113,6 +133,7 @@ class ConsentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "state",
             "revoked_at",
             "revocation_channel",
+            "revocation_channel_label",
             "source",
             "created_at",
         ]
@@ -206,6 +227,7 @@ class ConsentRevoke(generics.GenericAPIView):  # type: ignore[type-arg]
     """
 
     permission_classes = [IsApiClient]
+    accepts_inactive_program = True
     serializer_class = ConsentOutput
 
     @extend_schema(request=RevokeInput, responses=ConsentOutput)
@@ -216,9 +238,9 @@ class ConsentRevoke(generics.GenericAPIView):  # type: ignore[type-arg]
         fields = data.validated_data
         consent_revoke_and_cancel(
             consent_id=consent.pk,
-            channel=fields["channel"],
+            channel=fields["channel"] or "",
             actor=principal(request).actor,
             revoked_at=fields.get("revoked_at"),
-            reason=fields["reason"],
+            reason=fields["reason"] or "",
         )
         return Response(ConsentOutput(_consent_or_404(request, pk)).data)

@@ -1,7 +1,10 @@
-"""POST /contacts/ and GET /contacts/{id}/.
+"""POST /contacts/, GET and PATCH /contacts/{id}/.
 
 A repeat under the same `external_id` that says the same thing answers the
 contact first created (200); one that says something else answers 409.
+PATCH only ever makes the patient status stricter (none -> current -> former):
+a lower one is a 400 naming `patient_status` (a compliance officer lowers it
+in the admin, audited).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import Contact, LineType, PatientStatus
-from campaigns.services import PhoneInput
+from campaigns.services import PhoneInput, contact_update
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import PhoneField, PostalCodeField, StateField
 from dialer.api.errors import ApiError
@@ -42,6 +45,17 @@ class ContactInput(serializers.Serializer):  # type: ignore[type-arg]
     state = StateField()
     postal_code = PostalCodeField()
     patient_status = serializers.ChoiceField(choices=PatientStatus.choices, default="none")
+
+
+class ContactPatch(serializers.Serializer):  # type: ignore[type-arg]
+    patient_status = serializers.ChoiceField(
+        choices=PatientStatus.choices,
+        required=False,
+        help_text="Only stricter than the one on file: none -> current -> former.",
+    )
+    state = StateField(default=serializers.empty, help_text="Blank: unchanged.")
+    postal_code = PostalCodeField(default=serializers.empty, help_text="Blank: unchanged.")
+    phones = PhoneIn(many=True, required=False, max_length=20, help_text="Numbers to add.")  # type: ignore[call-arg]
 
 
 class PhoneOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -91,4 +105,24 @@ class ContactDetail(APIView):
         contact = Contact.objects.filter(program=principal(request).program, pk=pk).first()
         if contact is None:
             raise ApiError.not_found()
+        return Response(ContactOutput(contact).data)
+
+    @extend_schema(request=ContactPatch, responses=ContactOutput)
+    def patch(self, request: Request, pk: int) -> Response:
+        who = principal(request)
+        contact = Contact.objects.filter(program=who.program, pk=pk).first()
+        if contact is None:
+            raise ApiError.not_found()
+        data = ContactPatch(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields: dict[str, Any] = dict(data.validated_data)
+        # A lower status is a ValidationError naming `patient_status`: a 400 (api.errors).
+        contact = contact_update(
+            contact=contact,
+            actor=who.actor,
+            patient_status=fields.get("patient_status"),
+            state=fields.get("state"),
+            postal_code=fields.get("postal_code"),
+            phones=[PhoneInput(**p) for p in fields.get("phones", [])],
+        )
         return Response(ContactOutput(contact).data)

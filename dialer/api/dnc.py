@@ -23,9 +23,23 @@ from dnc.selectors import dnc_status
 
 
 class DncInput(serializers.Serializer):  # type: ignore[type-arg]
+    """Only the number is needed: an opt-out is never refused for its wording (API.md)."""
+
     number = PhoneField()
-    source = serializers.CharField(max_length=50, default="api")  # type: ignore[assignment]
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    source = serializers.CharField(  # type: ignore[assignment]
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="api",
+        help_text="Where the request came from; truncated to 50 characters.",
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="Kept encrypted; truncated to 500 characters.",
+    )
 
 
 class DncLookupInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -53,6 +67,7 @@ class DncCreate(APIView):
     """An opt-out: idempotent (a repeat finds the entry and changes nothing)."""
 
     permission_classes = [IsApiClient]
+    accepts_inactive_program = True
 
     @extend_schema(request=DncInput, responses={201: DncOutput})
     def post(self, request: Request) -> Response:
@@ -62,8 +77,8 @@ class DncCreate(APIView):
         fields = data.validated_data
         dnc_request_record(
             number=fields["number"],
-            source=fields["source"],
-            note=fields["note"],
+            source=fields["source"] or "api",
+            note=fields["note"] or "",
             actor=who.actor,
             program_id=who.program.pk,
         )

@@ -28,7 +28,11 @@ class EligibilityInput(serializers.Serializer):  # type: ignore[type-arg]
     phone = PhoneField(required=False)
     state = StateField()
     postal_code = PostalCodeField()
-    patient_status = serializers.ChoiceField(choices=PatientStatus.choices, required=False)
+    patient_status = serializers.ChoiceField(
+        choices=PatientStatus.choices,
+        required=False,
+        help_text="Counts only when stricter than the one on file (none -> current -> former).",
+    )
     at = serializers.DateTimeField(required=False)
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:

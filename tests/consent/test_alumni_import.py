@@ -118,7 +118,8 @@ def test_a_list_that_says_patient_wins_over_a_record_that_does_not(
     data = HEADER + "PR-1,,,305-555-0165,former,\n"
     report = alumni_import(queue=portfolio.reactivation_a, data=data, actor=SYSTEM)
     assert report.rows[0].codes == ("part2_consent_missing",)
-    assert "the list says patient" in report.rows[0].detail
+    assert "raised to the list's: former" in report.rows[0].detail
+    assert Contact.objects.get(external_id="PR-1").patient_status == "former"
 
 
 @pytest.mark.django_db

@@ -112,19 +112,35 @@ def test_it_takes_effect_at_once_and_only_once(portfolio: Portfolio, alum: Conta
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("kwargs", "field"),
+    ("kwargs", "channel", "label"),
     [
-        ({"channel": "pigeon"}, "channel"),
-        ({"revoked_at": timezone.now() - timedelta(days=90)}, "revoked_at"),
+        ({"channel": "pigeon"}, "other", "pigeon"),
+        ({"revoked_at": timezone.now() - timedelta(days=90)}, "call", None),
     ],
 )
-def test_it_refuses_a_bad_revocation(alum: Contact, kwargs: dict[str, Any], field: str) -> None:
+def test_it_takes_any_wording_of_a_revocation(
+    alum: Contact, kwargs: dict[str, Any], channel: str, label: str | None
+) -> None:
+    consent = written(alum)
+    consent_revoke_and_cancel(
+        **{"consent_id": consent.pk, "channel": "call", **kwargs}, actor=SYSTEM
+    )
+    consent.refresh_from_db()
+    assert (consent.revocation_channel, consent.revocation_channel_label) == (channel, label)
+    assert consent.revoked_at is not None and consent.revoked_at >= consent.signed_at
+
+
+@pytest.mark.django_db
+def test_a_naive_revocation_time_is_refused(alum: Contact) -> None:
     consent = written(alum)
     with pytest.raises(ValidationError) as caught:
         consent_revoke_and_cancel(
-            **{"consent_id": consent.pk, "channel": "call", **kwargs}, actor=SYSTEM
+            consent_id=consent.pk,
+            channel="call",
+            revoked_at=(timezone.now() - timedelta(hours=1)).replace(tzinfo=None),
+            actor=SYSTEM,
         )
-    assert field in caught.value.message_dict
+    assert "revoked_at" in caught.value.message_dict
 
 
 @pytest.mark.django_db

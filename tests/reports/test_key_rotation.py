@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.models import AuditEvent
 from consent.models import AlumniImport, Disclosure
 from consent.services import consent_revoke, disclosure_record
+from dialer.models import AppointmentImport
 from dnc.services import internal_dnc_add
 from reports.keyrotation import current_fernets, encrypted_fields, field_keys_rotate
 from tests.conftest import SYSTEM, Portfolio
@@ -62,7 +63,8 @@ def everything_encrypted(portfolio: Portfolio, use_keys: Any) -> None:
         entry_id=entry.pk, reason="entered_in_error", note="wrong person", actor=SYSTEM
     )
     consent = part2(contact, recipients=[contact.program.slug, "Dr. Outside Clinic"])
-    consent_revoke(consent_id=consent.pk, channel="written", reason="moved away", actor=SYSTEM)
+    # A channel outside the list keeps its words, encrypted (revocation_channel_label).
+    consent_revoke(consent_id=consent.pk, channel="by letter", reason="moved away", actor=SYSTEM)
     written(contact, number="+13055550123")
     disclosure_record(
         contact=contact,
@@ -76,6 +78,11 @@ def everything_encrypted(portfolio: Portfolio, use_keys: Any) -> None:
         queue=portfolio.reactivation_a,
         status="queued",
         content="name,phone\nX,+13055550111\n",
+        requested_by=SYSTEM,
+    )
+    AppointmentImport.objects.create(
+        queue=portfolio.reactivation_a,
+        content="external_id,contact,starts_at\nE-1,1,2026-12-01T15:00:00Z\n",
         requested_by=SYSTEM,
     )
 

@@ -196,6 +196,39 @@ class MyCall(CallAttempt):
         verbose_name_plural = "My calls"
 
 
+class PresenceState(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    ON_CALL = "on_call", "On a call"
+    WRAP_UP = "wrap_up", "Wrapping up"
+    AWAY = "away", "Away"
+
+
+class StaffPresence(models.Model):
+    """Whether a staff member can take a call now, and where they answer.
+
+    Agent-first dialling rings `answer_at` (the staff member's own phone number
+    in E.164, or a SIP address) before the contact. It identifies staff, not a
+    contact, yet is never logged beside one. A presence not seen for
+    PRESENCE_TIMEOUT_SECONDS counts as away (the page that kept it is gone).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
+    )
+    state = models.CharField(
+        max_length=10, choices=PresenceState.choices, default=PresenceState.AWAY
+    )
+    answer_at = models.CharField(max_length=200, blank=True)
+    since = models.DateTimeField(help_text="When the state was set.")
+    seen_at = models.DateTimeField(help_text="The last sign of life from the staff member's page.")
+
+    class Meta:
+        verbose_name_plural = "staff presence"
+
+    def __str__(self) -> str:
+        return f"Presence of user #{self.user_id}"
+
+
 class ApiRole(models.TextChoices):
     CRM = "crm", "CRM"
     MANAGER = "manager", "Manager"

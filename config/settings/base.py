@@ -51,6 +51,8 @@ TELEPHONY_BACKEND = env_choice("TELEPHONY_BACKEND", ("preview", "twilio", "sip")
 TELEPHONY_RING_SECONDS = env_int("TELEPHONY_RING_SECONDS", 25, minimum=15)  # 47 CFR 64.1200(a)(6)
 # A preview call taken in "My calls" and not logged within this many minutes goes back.
 PREVIEW_TAKE_TIMEOUT_MINUTES = env_int("PREVIEW_TAKE_TIMEOUT_MINUTES", 10, minimum=1)
+# A staff member's availability lapses when their page has not been seen for this long.
+PRESENCE_TIMEOUT_SECONDS = env_int("PRESENCE_TIMEOUT_SECONDS", 90, minimum=15)
 # The public origin that providers call back (https://calls.example.org); signatures cover it.
 TELEPHONY_PUBLIC_URL = env_str("TELEPHONY_PUBLIC_URL", "").rstrip("/")
 if TELEPHONY_PUBLIC_URL and not re.match(r"^https?://[^/\s]+$", TELEPHONY_PUBLIC_URL):

@@ -28,10 +28,10 @@ from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend
 from dialer.decision.engine import decide_batch
 from dialer.faults import fault_point
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.outcomes import attempt_hand_back, attempt_outcome_record, attempt_withdraw
+from dialer.outcomes import attempt_hand_back, attempt_outcome_record
 from dialer.planner import DISPATCH_LEASE, decisions_write_back
-from dialer.recheck import decide_unplaced
-from dialer.refusals import apply_refusal, refusal_event, refusal_of
+from dialer.recheck import recheck_locked
+from dialer.refusals import refusal_event, refusal_of
 from dialer.selectors import task_facts_many
 
 log = logging.getLogger(__name__)
@@ -317,19 +317,7 @@ def _place_checked(attempt: CallAttempt, backend: Backend) -> DispatchResult:
         if row.outcome:
             return DispatchResult(task.pk, "not_claimed", row.pk)
         row.task = task
-        if task.status != TaskStatus.IN_PROGRESS:
-            reason = task.closed_reason or task.status
-            attempt_withdraw(attempt=row, task=task, now=now, reason=reason, actor=ACTOR)
-            task.save(update_fields=["attempts", "last_attempt_at", "updated_at"])
-            return DispatchResult(task.pk, "refused", row.pk)
-        decision = decide_unplaced(task, row, now=now)
-        if not decision.allowed:
-            row.decision = decision.to_dict()
-            reason = ",".join(r.code for r in decision.reasons)
-            attempt_withdraw(attempt=row, task=task, now=now, reason=reason, actor=ACTOR)
-            ended = apply_refusal(task, decision, now=now)
-            task.save()
-            audit_record_many([ended] if ended else [])
+        if recheck_locked(task, row, now=now, actor=ACTOR):
             return DispatchResult(task.pk, "refused", row.pk)
         try:
             with transaction.atomic():  # a failing backend must not break this transaction

@@ -14,12 +14,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import actor_for_user
-from audit.services import audit_record, audit_record_many
+from audit.services import audit_record
 from common.scoping import user_program_ids
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.outcomes import attempt_outcome_record, attempt_withdraw
-from dialer.recheck import decide_unplaced
-from dialer.refusals import apply_refusal
+from dialer.recheck import recheck_locked
 
 ACTOR = "system:preview"
 _IN_HAND_RELATED = ("task__queue__program", "task__contact", "phone", "script")
@@ -176,31 +175,10 @@ def _lock_task(attempt: CallAttempt) -> CallTask:
 
 
 def _recheck(attempt: CallAttempt, *, now: datetime) -> str:
-    """Decide a locked, undialled preview call again under its task's lock; "" if allowed.
-
-    1. Lock the task (a DNC request or revocation committed a moment earlier wins).
-    2. A task closed since the offer: withdraw the attempt, leave the task closed.
-    3. Decide as if the call had not been offered yet (the offer itself, found
-       by its id, counts toward no cap or spacing); the decision goes on the attempt.
-    4. Refused: withdraw it, and the task waits for its next allowed time or
-       ends with its reason (audited). Returns the reason codes.
-    """
-    task = _lock_task(attempt)
-    if task.status != TaskStatus.IN_PROGRESS:
-        reason = task.closed_reason or task.status
-        attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=ACTOR)
-        task.save(update_fields=["attempts", "last_attempt_at", "updated_at"])
-        return reason
-    decision = decide_unplaced(task, attempt, now=now)
-    attempt.decision = decision.to_dict()
-    if decision.allowed:
-        return ""
-    reason = ",".join(r.code for r in decision.reasons)
-    attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=ACTOR)
-    ended = apply_refusal(task, decision, now=now)
-    task.save()
-    audit_record_many([ended] if ended else [])
-    return reason
+    """Decide a locked, undialled preview call again under its task's lock (a DNC request
+    or revocation committed a moment earlier wins); "" if allowed, else the reason
+    codes of its withdrawal (`recheck_locked`)."""
+    return recheck_locked(_lock_task(attempt), attempt, now=now, actor=ACTOR)
 
 
 def preview_release_for_user(*, user: User, reason: str) -> list[int]:

@@ -11,6 +11,7 @@ import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
+from django.test import Client
 from django.utils import timezone
 
 from audit.chain import event_hash
@@ -231,3 +232,27 @@ def test_verify_audit_reports_an_unsealed_tail_older_than_the_limit() -> None:
     assert audit_seal() == 1
     with time_machine.travel(timezone.now() + timedelta(seconds=limit + 5), tick=False):
         assert list(audit_verify()) == []
+
+
+@pytest.mark.django_db
+def test_health_reports_an_unsealed_tail_older_than_the_limit() -> None:
+    _record("waiting")
+    assert Client().get("/health/").json()["checks"]["audit"] == "ok"
+    later = timezone.now() + timedelta(seconds=settings.AUDIT_SEAL_MAX_SECONDS + 5)
+    with time_machine.travel(later, tick=False):
+        response = Client().get("/health/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["audit"] == (
+        "failing: an audit row waits to be sealed longer than AUDIT_SEAL_MAX_SECONDS"
+    )
+
+
+def test_beat_starts_the_sealer_on_the_bulk_queue() -> None:
+    from config.celery import app
+    from dialer.schedules import SYSTEM
+
+    task, fields = SYSTEM["audit sealer"]
+    app.loader.import_default_modules()
+    assert task in app.tasks
+    assert app.amqp.router.route({}, task)["queue"].name == "bulk"
+    assert fields == {"minute": "*"}

@@ -1,4 +1,5 @@
-"""GET /health/: the database, the broker, and a beat tick in the last three minutes.
+"""GET /health/: the database, the broker, a beat tick in the last three minutes, and
+no audit row left unsealed longer than AUDIT_SEAL_MAX_SECONDS (audit.services).
 
 Beat's heartbeat schedule (dialer.schedules) sends `dialer.heartbeat` every
 minute; a worker stores the time in the cache. A recent value therefore shows
@@ -20,6 +21,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from audit.services import audit_unsealed_tail
 
 BEAT_KEY = "beat:last_tick"
 BEAT_STALE = timedelta(minutes=3)
@@ -55,10 +58,21 @@ def _check_beat() -> str:
     return "ok"
 
 
+class AuditSealLate(RuntimeError):
+    pass
+
+
+def _check_audit_seal() -> str:
+    if audit_unsealed_tail().too_old:
+        raise AuditSealLate("an audit row waits to be sealed longer than AUDIT_SEAL_MAX_SECONDS")
+    return "ok"
+
+
 CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("database", _check_database),
     ("broker", _check_broker),
     ("beat", _check_beat),
+    ("audit", _check_audit_seal),
 )
 
 
@@ -69,7 +83,7 @@ def health(request: HttpRequest) -> JsonResponse:
     for name, check in CHECKS:
         try:
             checks[name] = check()
-        except BeatStale as exc:
+        except (BeatStale, AuditSealLate) as exc:
             checks[name] = f"failing: {exc}"
         except Exception as exc:  # a health check reports every failure, whatever its kind
             checks[name] = f"failing: {type(exc).__name__}"

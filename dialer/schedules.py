@@ -60,6 +60,8 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     "rnd refresh": ("dialer.bulk_rnd_refresh", {"minute": "23"}),
     "preview take timeout": ("dialer.bulk_preview_release_expired", {"minute": "*"}),
     "attempt reconciler": ("dialer.reconcile", {"minute": "*"}),
+    # Links new audit rows into the hash chain every few seconds (audit.tasks).
+    "audit sealer": ("audit.bulk_seal", {"minute": "*"}),
 }
 # Names this module used to create; removed by the sync.
 RETIRED = ("plan due tasks",)

@@ -86,6 +86,16 @@ if RECONCILE_LEASE_SECONDS <= TELEPHONY_RING_SECONDS + TELEPHONY_PLACE_TIMEOUT_S
         " TELEPHONY_RING_SECONDS + TELEPHONY_PLACE_TIMEOUT_SECONDS"
     )
 
+# The audit trail: requests append rows unsealed; the sealer (audit.services.audit_seal)
+# links them into the hash chain every AUDIT_SEAL_INTERVAL_SECONDS. An unsealed row older
+# than AUDIT_SEAL_MAX_SECONDS is an alert (verify_audit, /health/, the sealer's log).
+AUDIT_SEAL_INTERVAL_SECONDS = env_int("AUDIT_SEAL_INTERVAL_SECONDS", 2, minimum=1)
+AUDIT_SEAL_MAX_SECONDS = env_int("AUDIT_SEAL_MAX_SECONDS", 30, minimum=5)
+if AUDIT_SEAL_MAX_SECONDS <= 2 * AUDIT_SEAL_INTERVAL_SECONDS:
+    raise ImproperlyConfigured(
+        "Environment variable AUDIT_SEAL_MAX_SECONDS: must exceed twice AUDIT_SEAL_INTERVAL_SECONDS"
+    )
+
 # Reassigned Numbers Database queries (dnc/rnd/provider.py): the scrub service's
 # API and key. Unset: no queries are sent (answers come from results files).
 RND_PROVIDER_URL = env_str("RND_PROVIDER_URL", "").rstrip("/")

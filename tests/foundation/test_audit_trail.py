@@ -1,20 +1,33 @@
-"""The audit trail is append-only in the database and its hash chain exposes tampering."""
+"""The audit trail is append-only in the database and its hash chain exposes tampering.
+
+Rows are appended unsealed and sealed once by the sealer (audit_seal); the database lets
+exactly that one change through and refuses every other.
+"""
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record, audit_verify
+from audit.services import audit_record, audit_seal, audit_verify
 
 
 def _events(n: int) -> list[AuditEvent]:
-    return [
-        audit_record(actor="system:tests", action="thing.done", object_type="thing", object_id=i)
+    """n events, sealed."""
+    pks = [
+        audit_record(actor="system:tests", action="thing.done", object_type="thing", object_id=i).pk
         for i in range(n)
     ]
+    assert audit_seal() == n
+    return list(AuditEvent.objects.filter(pk__in=pks).order_by("seq"))
+
+
+def _update(sql: str, params: list[str | int]) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 @pytest.mark.django_db
@@ -29,6 +42,48 @@ def test_it_refuses_update_at_the_database_level() -> None:
 
 
 @pytest.mark.django_db
+def test_it_refuses_any_update_of_an_unsealed_row_but_its_seal() -> None:
+    event = audit_record(actor="system:tests", action="thing.done", object_type="thing")
+    for sql in (
+        "UPDATE audit_auditevent SET reason = 'x' WHERE id = %s",
+        # Sealing while changing something else, or only half a seal.
+        "UPDATE audit_auditevent SET seq = 1, prev_hash = repeat('0', 64),"
+        " hash = repeat('1', 64), actor = 'user:9' WHERE id = %s",
+        "UPDATE audit_auditevent SET seq = 1 WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"):
+            _update(sql, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).seq is None
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_second_seal() -> None:
+    event = _events(1)[0]
+    with pytest.raises(DatabaseError, match="append-only"):
+        _update(
+            "UPDATE audit_auditevent SET seq = 2, prev_hash = repeat('0', 64),"
+            " hash = repeat('2', 64) WHERE id = %s",
+            [event.pk],
+        )
+    assert AuditEvent.objects.get(pk=event.pk).hash == event.hash
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_row_inserted_sealed() -> None:
+    with pytest.raises(DatabaseError, match="inserted unsealed"), transaction.atomic():
+        AuditEvent.objects.create(
+            occurred_at=timezone.now(),
+            actor="system:tests",
+            action="thing.done",
+            object_type="thing",
+            seq=1,
+            prev_hash="0" * 64,
+            hash="1" * 64,
+        )
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
 def test_it_refuses_delete_at_the_database_level() -> None:
     event = _events(1)[0]
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -39,6 +94,8 @@ def test_it_refuses_delete_at_the_database_level() -> None:
 @pytest.mark.django_db
 def test_it_chains_each_event_to_the_previous_one() -> None:
     first, second, third = _events(3)
+    assert [first.seq, second.seq, third.seq] == [1, 2, 3]
+    assert first.prev_hash == "0" * 64
     assert second.prev_hash == first.hash
     assert third.prev_hash == second.hash
     assert list(audit_verify()) == []

@@ -46,12 +46,13 @@ def test_it_is_ok_once_beat_ticked_through_a_worker(no_tick: None, celery_worker
         "database": "ok",
         "broker": "ok",
         "beat": "failing: no beat tick recorded yet",
+        "audit": "ok",
     }
     heartbeat.delay()  # what beat sends every minute
     wait_for(lambda: cache.get(BEAT_KEY) is not None, timeout=5)
     status, body = _health()
     assert (status, body["status"]) == (200, "ok")
-    assert body["checks"] == {"database": "ok", "broker": "ok", "beat": "ok"}
+    assert body["checks"] == {"database": "ok", "broker": "ok", "beat": "ok", "audit": "ok"}
 
 
 @pytest.mark.django_db

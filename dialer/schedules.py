@@ -40,9 +40,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery.schedules import crontab_parser
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from audit.services import audit_record
 from campaigns.models import WEEKDAYS, Queue
@@ -60,8 +61,9 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     "rnd refresh": ("dialer.bulk_rnd_refresh", {"minute": "23"}),
     "preview take timeout": ("dialer.bulk_preview_release_expired", {"minute": "*"}),
     "attempt reconciler": ("dialer.reconcile", {"minute": "*"}),
-    # Links new audit rows into the hash chain every few seconds (audit.tasks).
-    "audit sealer": ("audit.bulk_seal", {"minute": "*"}),
+    # Links new audit rows into the hash chain every few seconds (audit.tasks): a short
+    # pass each time, on the dispatch queue, so that no bulk work delays it.
+    "audit sealer": ("audit.seal", {"seconds": str(settings.AUDIT_SEAL_INTERVAL_SECONDS)}),
 }
 # Names this module used to create; removed by the sync.
 RETIRED = ("plan due tasks",)
@@ -144,6 +146,13 @@ def queue_id_of(task: PeriodicTask) -> int | None:
         return None
 
 
+def _every_seconds(seconds: int) -> IntervalSchedule:
+    found, _ = IntervalSchedule.objects.get_or_create(
+        every=seconds, period=IntervalSchedule.SECONDS
+    )
+    return found
+
+
 def _crontab(fields: dict[str, str], timezone: str) -> CrontabSchedule:
     wanted = {
         "minute": fields.get("minute", "*"),
@@ -194,9 +203,13 @@ def schedules_sync() -> int:
     existing = set(PeriodicTask.objects.values_list("name", flat=True))
     for name, (task, cron) in SYSTEM.items():
         if name not in existing:
+            when: dict[str, Any] = (
+                {"interval": _every_seconds(int(cron["seconds"]))}
+                if "seconds" in cron
+                else {"crontab": _crontab(cron, "UTC")}
+            )
             _, made = PeriodicTask.objects.get_or_create(
-                name=name,
-                defaults={"task": task, "crontab": _crontab(cron, "UTC"), "kwargs": "{}"},
+                name=name, defaults={"task": task, "kwargs": "{}", **when}
             )
             created += made
     queues = list(Queue.objects.values_list("id", "program__timezone"))

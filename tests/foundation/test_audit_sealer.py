@@ -247,12 +247,22 @@ def test_health_reports_an_unsealed_tail_older_than_the_limit() -> None:
     )
 
 
-def test_beat_starts_the_sealer_on_the_bulk_queue() -> None:
-    from config.celery import app
-    from dialer.schedules import SYSTEM
+@pytest.mark.django_db
+def test_beat_runs_a_sealing_pass_every_few_seconds_on_the_dispatch_queue() -> None:
+    from django_celery_beat.models import PeriodicTask
 
-    task, fields = SYSTEM["audit sealer"]
+    from config.celery import app
+    from dialer.schedules import SYSTEM, schedules_sync
+
+    task, _ = SYSTEM["audit sealer"]
     app.loader.import_default_modules()
     assert task in app.tasks
-    assert app.amqp.router.route({}, task)["queue"].name == "bulk"
-    assert fields == {"minute": "*"}
+    assert app.amqp.router.route({}, task)["queue"].name == "dispatch"
+    schedules_sync()
+    row = PeriodicTask.objects.select_related("interval").get(name="audit sealer")
+    assert row.interval is not None and row.crontab is None
+    assert (row.interval.every, row.interval.period) == (
+        settings.AUDIT_SEAL_INTERVAL_SECONDS,
+        "seconds",
+    )
+    assert row.interval.every * 2 < settings.AUDIT_SEAL_MAX_SECONDS

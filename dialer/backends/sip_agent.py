@@ -77,7 +77,9 @@ NOTIFY_GRACE_SECONDS = 10
 @cache
 def _redis(url: str) -> redis.Redis:
     # The socket timeout outlasts the agent's blocking pop (1 s).
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=5, decode_responses=True
+    )
 
 
 def sip_redis() -> redis.Redis:
@@ -105,14 +107,14 @@ def sip_agent_holds(*, attempt_id: int) -> bool:
     """
     client = sip_redis()
     try:
-        if client.lrem(QUEUE, 0, attempt_id):
+        if client.lrem(QUEUE, 0, str(attempt_id)):
             return False
         if client.lpos(WORKING, str(attempt_id)) is None:
             return False
         holder = client.hget(HOLDERS, str(attempt_id))
-        if holder is not None and client.exists(ALIVE + holder.decode()):
+        if holder is not None and client.exists(ALIVE + str(holder)):
             return True
-        client.lrem(WORKING, 0, attempt_id)
+        client.lrem(WORKING, 0, str(attempt_id))
         client.hdel(HOLDERS, str(attempt_id))
         return False
     except redis.RedisError as exc:
@@ -181,7 +183,7 @@ class SipAgent:
         reconciler settles them (never by a second call)."""
         held = self.redis.hgetall(HOLDERS)
         for attempt_id, holder in held.items():
-            if holder.decode() == self.name:
+            if holder == self.name:
                 self.redis.hdel(HOLDERS, attempt_id)
         self.beat()
 
@@ -194,7 +196,7 @@ class SipAgent:
         return int(raw)
 
     def done(self, attempt_id: int) -> None:
-        self.redis.lrem(WORKING, 0, attempt_id)
+        self.redis.lrem(WORKING, 0, str(attempt_id))
         self.redis.hdel(HOLDERS, str(attempt_id))
 
     def run(self, *, stop: Callable[[], bool]) -> None:
@@ -284,6 +286,8 @@ class SipAgent:
             StaffPresence.objects.filter(user_id=attempt.placed_by_id)
             .values_list("answer_at", flat=True)
             .first()
+            if attempt.placed_by_id is not None
+            else None
         )
         if not trunk or not answer_at:  # nobody to ring: nobody is called
             staff_leg_unanswered(attempt_id=attempt_id, now=timezone.now())

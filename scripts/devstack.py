@@ -14,7 +14,8 @@ port, no persistence). Nothing here touches servers that it did not start.
 ``exec`` uses a throw-away data directory and returns CMD's exit code.
 ``run`` keeps its data in ``$DEVSTACK_DIR`` (default ``.devstack/`` in the
 repository), migrates, seeds the demo, then supervises the web server, a Celery
-worker and Celery beat until Ctrl-C / SIGTERM or until one of them dies.
+worker, Celery beat and, when a program places calls over SIP, the ``sip_agent``,
+until Ctrl-C / SIGTERM or until one of them dies.
 
 Cleanup is guaranteed by one ExitStack: every server or child is registered on
 it the moment it exists, signals are only *recorded* by the handler (so a
@@ -686,6 +687,10 @@ def cmd_run() -> int:
 
         run_step("manage.py migrate", [py, "manage.py", "migrate", "--noinput"], env)
         demo = run_step("manage.py seed_demo", [py, "manage.py", "seed_demo"], env, capture=True)
+        sip_needed = run_step(
+            "manage.py sip_agent --needed", [py, "manage.py", "sip_agent", "--needed"], env,
+            capture=True,
+        ).strip() == "yes"  # fmt: skip
 
         beat_pid = datadir / "celerybeat.pid"
         beat_pid.unlink(missing_ok=True)  # stale from a killed run; the lock says none is live
@@ -702,6 +707,9 @@ def cmd_run() -> int:
         ):  # fmt: skip
             children.append(spawn(name, argv, env))
             log(f"started {name} (pid {children[-1].proc.pid})")
+        if sip_needed:  # baresip's control socket takes one client: one sip_agent
+            children.append(spawn("sip_agent", [py, "manage.py", "sip_agent"], env))
+            log(f"started sip_agent (pid {children[-1].proc.pid})")
         _wait_web(port, children)
         print(f"devstack: ready: http://127.0.0.1:{port}/admin/", flush=True)
         print(demo.rstrip("\n"), flush=True)

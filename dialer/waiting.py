@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Min, Q
 
@@ -41,8 +42,8 @@ def waiting_for_programs(*, program_ids: set[int] | list[int], now: datetime) ->
     )
     ids = [q.pk for q in queues]
     pending = Q(status=TaskStatus.PENDING)
-    tasks = {
-        row["queue_id"]: row
+    tasks: dict[int, dict[str, Any]] = {
+        row["queue_id"]: dict(row)
         for row in CallTask.objects.filter(queue_id__in=ids)
         .values("queue_id")
         .annotate(
@@ -65,7 +66,7 @@ def waiting_for_programs(*, program_ids: set[int] | list[int], now: datetime) ->
     )
     result = []
     for queue in queues:
-        row = tasks.get(queue.pk, {})
+        row: dict[str, Any] = tasks.get(queue.pk, {})
         oldest = row.get("oldest_request")
         result.append(
             QueueWaiting(

@@ -19,7 +19,7 @@ from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, planned_task
 
 LIVE = "/admin/dialer/mycall/live/"
-POLL = {"HTTP_X_LIVE_POLL": "1"}
+POLL = {"X-Live-Poll": "1"}
 
 
 @pytest.fixture
@@ -36,17 +36,17 @@ def test_the_poll_shows_the_users_programs_only_and_no_number_before_the_dial(
     assert dispatch_task(task_id=task.pk).status == "placed"
     staff_b = Client()
     staff_b.force_login(portfolio.staff_b)
-    seen_by_b = staff_b.get(LIVE, **POLL).json()
+    seen_by_b = staff_b.get(LIVE, headers=POLL).json()
     assert "Program A" not in seen_by_b["waiting_html"]
 
     staff_a = Client()
     staff_a.force_login(portfolio.staff_a)
-    assert 'class="offered">1<' in staff_a.get(LIVE, **POLL).json()["waiting_html"]
+    assert 'class="offered">1<' in staff_a.get(LIVE, headers=POLL).json()["waiting_html"]
     taken = preview_take_next(user=portfolio.staff_a)
     assert taken is not None
-    body = staff_a.get(LIVE, **POLL).content.decode()
+    body = staff_a.get(LIVE, headers=POLL).content.decode()
     assert "5550123" not in body and "Avery" not in body
-    assert staff_a.get(LIVE, **POLL).json()["in_hand_key"] == f"{taken.pk}:0"
+    assert staff_a.get(LIVE, headers=POLL).json()["in_hand_key"] == f"{taken.pk}:0"
 
 
 @pytest.mark.django_db
@@ -62,14 +62,14 @@ def test_a_call_withdrawn_by_a_dnc_request_is_explained_to_the_page_that_showed_
     )
     client = Client()
     client.force_login(portfolio.staff_a)
-    answer = client.get(LIVE, {"had": taken.pk}, **POLL).json()
+    answer = client.get(LIVE, {"had": taken.pk}, headers=POLL).json()
     assert answer["in_hand_key"] == ""
     assert "withdrawn" in answer["withdrawn"] and "Do not dial" in answer["withdrawn"]
     assert "5550123" not in answer["withdrawn"]
     # Another user's call id says nothing.
     other = Client()
     other.force_login(portfolio.staff_b)
-    assert other.get(LIVE, {"had": taken.pk}, **POLL).json()["withdrawn"] == ""
+    assert other.get(LIVE, {"had": taken.pk}, headers=POLL).json()["withdrawn"] == ""
 
 
 @pytest.mark.django_db
@@ -81,9 +81,9 @@ def test_the_poll_keeps_the_page_current_but_not_an_idle_session(
     assert client.get("/admin/dialer/mycall/").status_code == 200  # the last activity
     limit = timedelta(minutes=settings.SIGNIN_IDLE_MINUTES)
     monday.shift(limit - timedelta(seconds=30))
-    assert client.get(LIVE, **POLL).status_code == 200  # polled: still signed in
+    assert client.get(LIVE, headers=POLL).status_code == 200  # polled: still signed in
     monday.shift(timedelta(seconds=31))
     # Past the limit since the last thing the staff member did: signed out, though polled.
-    response = client.get(LIVE, **POLL)
+    response = client.get(LIVE, headers=POLL)
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session

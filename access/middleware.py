@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponse
 
 from access.services import LAST_SEEN_KEY, signin_idle_logoff
 
+# Sent by a page's background poll: it keeps the page current but is not activity.
+POLL_HEADER = "X-Live-Poll"
+
 
 class IdleLogoffMiddleware:
     """Checks each request of a signed-in session against the time of its previous one.
@@ -35,7 +38,8 @@ class IdleLogoffMiddleware:
                     f"You were signed out after {settings.SIGNIN_IDLE_MINUTES} minutes "
                     "without activity. Any call in hand went back to the queue.",
                 )
-            else:
+            elif not request.headers.get(POLL_HEADER):
+                # A page's own poll (dialer/static/dialer/my_calls.js) is not activity.
                 request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
 

@@ -122,6 +122,7 @@ class ApiClientAdmin(ProgramScopedAdmin):
 from dialer import call_admin as _call_admin  # noqa: E402,F401  ("Add a call" on a contact)
 from dialer import consent_admin as _consent_admin  # noqa: E402,F401  (consents' pages)
 from dialer import my_calls as _my_calls  # noqa: E402,F401  (registers "My calls")
+from dialer import supervisor_admin as _supervisor  # noqa: E402,F401  (the supervisor view)
 
 # --- Planning schedules (django-celery-beat), scoped per program ---------------------------
 

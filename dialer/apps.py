@@ -8,6 +8,8 @@ DIALER_ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "campaign_manager": {
         "dialer.appointment": ("view",),
         "dialer.appointmentimport": ("view", "add"),
+        # The supervisor view (dialer.supervisor_admin): their programs' staff and queues.
+        "dialer.staffpresence": ("view",),
     },
 }
 

@@ -1,15 +1,22 @@
 """`seed_demo`: an idempotent demo portfolio (two programs, three queues each, every role).
 
-Its reminders and reactivation work are made by the services the API uses
-(`appointment_record`, `enrollment_create`), so the demo's tasks are decided
-by the same rules as everyone's. It lives in the dialer because of that.
+Its callbacks, reminders, reactivation work and internal DNC entries are made
+by the services the API uses (`callback_request`, `appointment_record`,
+`enrollment_create`, `dnc_request_record`), so the demo's tasks are decided by
+the same rules as everyone's. It lives in the dialer because of that.
+
+Callbacks due now come from people in zones across the country, so that at
+most hours some of them may be called now and "Take the next call" gives a
+call at once: they are dispatched here, before the web server starts. The
+law's windows still hold: when no zone's window is open (early morning UTC),
+the demo says so and when the first opens.
 """
 
 from __future__ import annotations
 
 import os
 from base64 import b32decode
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,6 +27,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actors import actor_system
+from audit.services import audit_record
 from campaigns.models import Contact, Program, Purpose
 from campaigns.roles import (
     ADMISSIONS_STAFF,
@@ -31,8 +39,13 @@ from campaigns.roles import (
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 from consent.models import Consent
 from consent.services import consent_create
+from dialer.api_clients import api_client_create
 from dialer.appointments import appointment_record
+from dialer.callbacks import callback_request
+from dialer.dispatch import dispatch_task
 from dialer.enrollments import enrollment_create
+from dialer.models import ApiClient, CallAttempt, CallTask, TaskStatus
+from dialer.optout import dnc_request_record
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
 # The demo users' second factor, the same for all and printed: for the demo only.
@@ -74,12 +87,35 @@ CONTACTS = {
         ("HR-1001", "Alex", "Rivera", "FL", "33101", "none", "+13055550123"),
         ("HR-1002", "Sam", "Lee", "FL", "33139", "current", "+13055550124"),
         ("HR-1003", "Jordan", "Diaz", "NY", "10001", "former", "+12125550199"),
+        ("HR-1004", "Morgan", "Blake", "FL", "33132", "former", "+13055550125"),
     ],
     "mesa-springs": [
         ("MS-2001", "Casey", "Nguyen", "AZ", "85004", "none", "+16025550142"),
         ("MS-2002", "Riley", "Patel", "AZ", "85281", "former", "+16025550143"),
     ],
 }
+
+# An alumnus who never signed a Part 2 consent: enrolling them is refused, with the reason.
+NO_PART2 = {"HR-1004"}
+
+# People who asked Harbor to call them back, one per US zone (state, ZIP, number): whatever
+# the hour, the ones whose window is open now are offered at once, the rest wait for theirs.
+CALLBACKS = [
+    ("FL", "33130", "+13055550131", "web-form"),
+    ("IL", "60601", "+13125550132", "google-ads"),
+    ("CO", "80202", "+13035550133", "web-form"),
+    ("CA", "90012", "+12135550134", "referral"),
+    ("AK", "99501", "+19075550135", "web-form"),
+    ("HI", "96813", "+18085550136", "google-ads"),
+]
+
+# Numbers whose owners asked not to be called: on the internal list (all programs).
+INTERNAL_DNC = ["+13055550187", "+16025550188"]
+
+# An admissions line answered day and night (the called person's windows still apply).
+ALWAYS_OPEN = (time(0, 0), time(23, 59))
+
+API_CLIENT_NAME = "Demo CRM"
 
 # username -> (role, program slugs)
 USERS = {
@@ -116,7 +152,24 @@ class Command(BaseCommand):
                         )
             for program in programs.values():
                 self._work(program, actor)
+            for number in INTERNAL_DNC:
+                dnc_request_record(
+                    number=number, source="phone", note="demo", actor=actor, program_id=None
+                )
+            harbor = programs["harbor-recovery"]
+            self._callbacks(harbor, actor)
+            token = self._api_token(harbor, actor)
             self._users(programs)
+        # Committed: dispatch the callbacks due now as the worker would, so that the first
+        # "Take the next call" has one (dispatch decides each again).
+        due = CallTask.objects.filter(
+            queue__program=harbor,
+            queue__purpose=Purpose.CALLBACK,
+            status=TaskStatus.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        ).values_list("id", flat=True)
+        for task_id in list(due):
+            dispatch_task(task_id=task_id)
         url = os.environ.get("DEMO_URL", "http://127.0.0.1:8000/admin/")
         self.stdout.write(f"Demo ready at {url}")
         self.stdout.write(f"Login: admin / {DEMO_PASSWORD} (operator, sees every program)")
@@ -125,11 +178,73 @@ class Command(BaseCommand):
             f"Second factor of every demo login: TOTP secret {DEMO_TOTP_SECRET} "
             "(add it to an authenticator app)"
         )
+        self.stdout.write(
+            f"API token of {harbor.legal_name} (shown once; earlier demo tokens are retired): "
+            f"{token}"
+        )
+        self.stdout.write(self._offer_note(harbor))
+
+    def _callbacks(self, program: Program, actor: str) -> None:
+        """Callbacks requested a few minutes ago (an open one is answered again, not
+        doubled); `handle` dispatches those due once committed."""
+        now = timezone.now()
+        for minutes, (state, zip_code, number, source) in enumerate(CALLBACKS, start=3):
+            callback_request(
+                program=program,
+                actor=actor,
+                origin="api",
+                enqueue=lambda task_id: None,  # dispatched by `handle`, in this process
+                phone=number,
+                requested_at=now - timedelta(minutes=minutes * 4),
+                source=source,
+                state=state,
+                postal_code=zip_code,
+            )
+
+    def _api_token(self, program: Program, actor: str) -> str:
+        """A fresh token for the demo CRM (only a token's hash is kept, so an earlier one
+        cannot be shown again: it is retired)."""
+        ApiClient.objects.filter(program=program, name=API_CLIENT_NAME, active=True).update(
+            active=False
+        )
+        _, token = api_client_create(program=program, name=API_CLIENT_NAME, actor=actor)
+        return token
+
+    def _offer_note(self, program: Program) -> str:
+        offered = CallAttempt.objects.filter(
+            task__queue__program=program, backend="preview", outcome="", placed_by__isnull=True
+        ).count()
+        if offered:
+            return (
+                f"{offered} call(s) are ready in My calls for staff.harbor: "
+                "Take the next call gives one now."
+            )
+        first: datetime | None = (
+            CallTask.objects.filter(queue__program=program, status=TaskStatus.PENDING)
+            .order_by("next_attempt_at")
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
+        when = f" The first opens at {first:%H:%M} UTC." if first else ""
+        return (
+            "No demo call can be offered right now: every demo callback's calling window "
+            "(the law's hours in the called person's zone) is closed." + when
+        )
 
     def _program(self, spec: dict[str, str], actor: str) -> Program:
         program = Program.objects.filter(slug=spec["slug"]).first()
         if program is None:
             program = program_create(actor=actor, **spec)
+            program.business_start, program.business_end = ALWAYS_OPEN
+            program.save(update_fields=["business_start", "business_end"])
+            audit_record(
+                actor=actor,
+                action="program.changed",
+                object_type="program",
+                object_id=program.pk,
+                program_id=program.pk,
+                data={"fields": ["business_start", "business_end"]},
+            )
         for slug, name, purpose, start, end in QUEUES:
             if not program.queues.filter(slug=slug).exists():
                 queue_create(
@@ -153,7 +268,7 @@ class Command(BaseCommand):
         """
         now = timezone.now()
         patients = program.contacts.exclude(patient_status="none").order_by("id")
-        for contact in patients:
+        for contact in patients.exclude(external_id__in=NO_PART2):
             self._consents(program, contact, actor, signed=now - timedelta(days=10))
         reminders = program.queues.get(purpose=Purpose.REMINDER)
         for contact in patients.filter(patient_status="current"):

@@ -60,6 +60,8 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     "rnd refresh": ("dialer.bulk_rnd_refresh", {"minute": "23"}),
     "preview take timeout": ("dialer.bulk_preview_release_expired", {"minute": "*"}),
     "attempt reconciler": ("dialer.reconcile", {"minute": "*"}),
+    # Agent-first pacing also runs on commit when staff become free; this catches the rest.
+    "agent-first pacing": ("dialer.pace", {"minute": "*"}),
 }
 # Names this module used to create; removed by the sync.
 RETIRED = ("plan due tasks",)

@@ -111,13 +111,13 @@ def dispatch_tasks(
     constraint and the tasks' in_progress status stop a second claim); the
     reconciler (dialer/reconciler.py) finishes them after their lease.
     """
-    backend = backend or backend_for()
     deadline = time.monotonic() + settings.DISPATCH_CHUNK_SECONDS
     ids = list(dict.fromkeys(int(i) for i in task_ids))
     asked = ids
     results: dict[int, DispatchResult] = {}
     if assign is None and backend is None:
         results, ids = _paced(ids)
+    backend = backend or backend_for()
     now = timezone.now()
     attempts: list[CallAttempt] = []
     with transaction.atomic():

@@ -41,8 +41,9 @@ VOICEMAIL_PURPOSES = (Purpose.CALLBACK, Purpose.REMINDER)
 _UNANSWERED = {"no-answer", "busy", "failed", "canceled"}
 
 
-def _state_key(attempt_id: int, who: str) -> str:
-    return f"twilio:af:{attempt_id}:{who}"
+def _state_key(staff_sid: str, who: str) -> str:
+    """Where the conference's state is kept: per staff leg (a call SID is never reused)."""
+    return f"twilio:af:{staff_sid}:{who}"
 
 
 def _first_delivery(*parts: str) -> bool:
@@ -151,12 +152,12 @@ def twilio_conference(request: HttpRequest, attempt_id: int) -> HttpResponse:
         return HttpResponse(status=409)
     staff_sid, contact_sid = _legs(attempt_id)
     if sid == staff_sid and event == "participant-join":
-        cache.set(_state_key(attempt_id, "staff"), "in", timeout=REPLAY_TTL)
+        cache.set(_state_key(staff_sid, "staff"), "in", timeout=REPLAY_TTL)
     elif sid == staff_sid and event == "participant-leave":
         _staff_gone(attempt_id)
     elif sid == contact_sid and event == "participant-join":
-        cache.set(_state_key(attempt_id, "contact"), "in", timeout=REPLAY_TTL)
-        if cache.get(_state_key(attempt_id, "staff")) != "in":
+        cache.set(_state_key(staff_sid, "contact"), "in", timeout=REPLAY_TTL)
+        if cache.get(_state_key(staff_sid, "staff")) != "in":
             log.warning("attempt %s: contact answered with no staff member joined", attempt_id)
             call_redirect(
                 TwilioBackend().client,
@@ -168,9 +169,9 @@ def twilio_conference(request: HttpRequest, attempt_id: int) -> HttpResponse:
 
 def _staff_gone(attempt_id: int) -> None:
     """The staff leg ended: a contact still ringing is not let through to nobody."""
-    cache.set(_state_key(attempt_id, "staff"), "out", timeout=REPLAY_TTL)
-    _, contact_sid = _legs(attempt_id)
-    if contact_sid and cache.get(_state_key(attempt_id, "contact")) != "in":
+    staff_sid, contact_sid = _legs(attempt_id)
+    cache.set(_state_key(staff_sid, "staff"), "out", timeout=REPLAY_TTL)
+    if contact_sid and cache.get(_state_key(staff_sid, "contact")) != "in":
         call_redirect(TwilioBackend().client, contact_sid)
 
 

@@ -79,6 +79,10 @@ def twilio_staff_answer(request: HttpRequest, attempt_id: int) -> HttpResponse:
     CallAttempt.objects.filter(pk=attempt_id, backend_ref="").update(
         backend_ref=f"twilio:{staff_sid}"
     )
+    if _legs(attempt_id)[1]:
+        # The contact was dialled already: a replayed answer never dials them twice.
+        log.warning("twilio staff answer refused: replayed (attempt %s)", attempt_id)
+        return HttpResponse(status=409)
     answer = staff_leg_answered(attempt_id=attempt_id, now=timezone.now())
     if answer.leg is None:
         reasons = answer.refused.replace("_", " ").replace(",", ", ")

@@ -121,6 +121,8 @@ def test_the_staff_leg_rings_first_and_the_contact_only_after_it_answers(
         f"attempt-{attempt.pk}</Conference>" in twiml and 'startConferenceOnEnter="false"' in twiml
     )
     [(conference, contact)] = fake_twilio.participants
+    assert staff_answers(fake_twilio, client, attempt).status_code == 409  # dialled once
+    assert len(fake_twilio.participants) == 1
     assert conference == f"attempt-{attempt.pk}"
     assert contact["To"] == [CALLED] and contact["From"] == [CALLER_ID]
     assert int(contact["Timeout"][0]) >= 15

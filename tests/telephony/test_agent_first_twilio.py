@@ -345,3 +345,17 @@ def test_callbacks_go_first_then_the_oldest_due(twilio_program: Portfolio) -> No
         (newer.pk, Purpose.CALLBACK),
         (reactivation.pk, Purpose.REACTIVATION),
     ]
+
+
+def test_no_call_goes_out_without_a_free_staff_member_of_its_program(
+    twilio_program: Portfolio, fake_twilio: FakeTwilio
+) -> None:
+    available(twilio_program.staff_b)  # available, but for program B only
+    task = planned_task(twilio_program.callback_a, twilio_program.contact_a)
+    assert dispatch_task(task_id=task.pk).status == "waiting"
+    available(twilio_program.staff_a)
+    presence_set(user=twilio_program.staff_a, state="wrap_up", now=timezone.now())
+    assert pace(program_ids=[twilio_program.program_a.pk]) == []
+    assert fake_twilio.created == [] and CallAttempt.objects.count() == 0
+    task.refresh_from_db()
+    assert task.status == TaskStatus.PENDING

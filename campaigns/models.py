@@ -112,6 +112,13 @@ class Queue(models.Model):
     current_script = models.ForeignKey(
         "Script", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Agent-first calls that reach a machine hang up by default; a callback or reminder
+    # queue may leave its own recorded message (its consent basis allows it; reactivation,
+    # telemarketing, never leaves a prerecorded message).
+    voicemail_message_url = models.URLField(
+        blank=True,
+        help_text="Callback and reminder queues: a recording played to an answering machine.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -121,6 +128,11 @@ class Queue(models.Model):
             models.CheckConstraint(
                 condition=models.Q(window_start__lt=models.F("window_end")),
                 name="queue_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(voicemail_message_url="")
+                | models.Q(purpose__in=["callback", "reminder"]),
+                name="queue_voicemail_message_purpose",
             ),
         ]
 

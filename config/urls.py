@@ -15,6 +15,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("api/v1/", include("dialer.api.urls")),
     path("telephony/", include("dialer.webhooks")),
+    path("telephony/", include("dialer.twilio_agent_webhooks")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

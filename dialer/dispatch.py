@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,9 @@ _used_scripts: set[int] = set()
 @dataclass(frozen=True)
 class DispatchResult:
     task_id: int
-    status: str  # placed | refused | not_claimed | failed | handed_back | unconfirmed
+    # placed | refused | not_claimed | failed | handed_back | unconfirmed
+    # | waiting (an agent-first task left pending for a free staff member, dialer.pacing)
+    status: str
     attempt_id: int | None = None
     reference: str = ""
 
@@ -77,7 +79,10 @@ def dispatch_task(*, task_id: int, backend: Backend | None = None) -> DispatchRe
 
 
 def dispatch_tasks(
-    *, task_ids: Sequence[int], backend: Backend | None = None
+    *,
+    task_ids: Sequence[int],
+    backend: Backend | None = None,
+    assign: Mapping[int, int] | None = None,
 ) -> list[DispatchResult]:
     """Place one call for each pending, due task given, at most once per attempt number.
 
@@ -98,16 +103,22 @@ def dispatch_tasks(
        queue's spacing).
     6. Past `DISPATCH_CHUNK_SECONDS` from the claim, the rest is not placed but
        handed back: attempts withdrawn, tasks pending and due (audited).
+    Agent-first programs (dialer/pacing.py) place only as many calls as they have
+    free staff: their tasks are handed to `pace`, which calls back here with
+    `assign` (task id -> the staff member whose leg rings first, `placed_by`).
     A worker killed before 4 commits leaves the tasks pending and untouched; one
     killed after it leaves attempts that are never placed twice (the unique
     constraint and the tasks' in_progress status stop a second claim); the
     reconciler (dialer/reconciler.py) finishes them after their lease.
     """
-    backend = backend or backend_for()
     deadline = time.monotonic() + settings.DISPATCH_CHUNK_SECONDS
     ids = list(dict.fromkeys(int(i) for i in task_ids))
-    now = timezone.now()
+    asked = ids
     results: dict[int, DispatchResult] = {}
+    if assign is None and backend is None:
+        results, ids = _paced(ids)
+    backend = backend or backend_for()
+    now = timezone.now()
     attempts: list[CallAttempt] = []
     with transaction.atomic():
         tasks: list[CallTask] = list(
@@ -150,7 +161,9 @@ def dispatch_tasks(
             if refusals:
                 decisions_write_back(refusals, now=now)
             if allowed:
-                attempts = _record_attempts(allowed, backend=backend, now=now, events=events)
+                attempts = _record_attempts(
+                    allowed, backend=backend, now=now, events=events, assign=assign or {}
+                )
             audit_record_many(events)
     for index, attempt in enumerate(attempts):
         if time.monotonic() >= deadline:
@@ -178,7 +191,24 @@ def dispatch_tasks(
     placed = sum(r.status == "placed" for r in results.values())
     if placed:
         log.info("dispatched %s of %s tasks via %s", placed, len(ids), backend.name)
-    return [results.get(i) or DispatchResult(i, "not_claimed") for i in ids]
+    return [results.get(i) or DispatchResult(i, "not_claimed") for i in asked]
+
+
+def _paced(ids: list[int]) -> tuple[dict[int, DispatchResult], list[int]]:
+    """Hand the agent-first tasks among `ids` to pacing; the rest is dispatched as given."""
+    from dialer.pacing import agent_first_tasks, pace
+
+    agent_first = agent_first_tasks(ids)
+    if not agent_first:
+        return {}, ids
+    done = {p.task_id: p for p in pace(program_ids=set(agent_first.values()))}
+    results = {
+        t: DispatchResult(t, done[t].status, done[t].attempt_id)
+        if t in done
+        else DispatchResult(t, "waiting")
+        for t in agent_first
+    }
+    return results, [i for i in ids if i not in agent_first]
 
 
 def _record_attempts(
@@ -187,6 +217,7 @@ def _record_attempts(
     backend: Backend,
     now: Any,
     events: list[dict[str, Any]],
+    assign: Mapping[int, int],
 ) -> list[CallAttempt]:
     """Create the attempts, mark their tasks in progress and add their audit events."""
     task_ids = [task.pk for task, _, _ in allowed]
@@ -207,6 +238,7 @@ def _record_attempts(
                 script_id=task.queue.current_script_id,
                 backend=backend.name,
                 decision=decision.to_dict(),
+                placed_by_id=assign.get(task.pk),
             )
             for task, _, decision in allowed
         ]

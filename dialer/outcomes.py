@@ -83,6 +83,7 @@ def attempt_outcome_record(
             program_id=task.queue.program_id,
             data={"outcome": outcome, "task": task.pk, "recording_consent": recording_consent},
         )
+        _staff_freed(attempt, task.queue.program_id)
         if outcome == Outcome.DNC_REQUESTED:
             from dialer.optout import dnc_request_record
 
@@ -118,6 +119,15 @@ def attempt_withdraw(
         reason=reason,
         data={"task": task.pk},
     )
+    _staff_freed(attempt, task.queue.program_id)
+
+
+def _staff_freed(attempt: CallAttempt, program_id: int) -> None:
+    """An agent-first call ended: its staff member is free again, so the next call may go."""
+    from dialer.pacing import AGENT_FIRST_BACKENDS, pace_on_commit
+
+    if attempt.placed_by_id is not None and attempt.backend in AGENT_FIRST_BACKENDS:
+        pace_on_commit(program_ids=[program_id])
 
 
 def attempt_hand_back(*, attempt_id: int, reason: str, actor: str) -> bool:

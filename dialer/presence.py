@@ -71,6 +71,11 @@ def presence_set(
             presence.since = now
         presence.seen_at = now
         presence.save()
+        if state == PresenceState.AVAILABLE:
+            from dialer.pacing import pace_on_commit
+
+            # A free staff member: the next agent-first call may go now, not at the next tick.
+            pace_on_commit(program_ids=user.programs.values_list("pk", flat=True))
     return presence
 
 

@@ -21,6 +21,7 @@ from dialer.alumni_import import alumni_import_run
 from dialer.appointment_import import appointments_import_run
 from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.health import BEAT_KEY
+from dialer.pacing import pace
 from dialer.planner import plan_queue
 from dialer.preview import preview_release_expired
 from dialer.reconciler import reconcile_stranded
@@ -71,6 +72,13 @@ def plan_queue_task(queue_id: int) -> int:
     if result.more:
         plan_queue_task.delay(queue_id)
     return len(result.allowed)
+
+
+@shared_task(name="dialer.pace")
+def pace_task(program_ids: list[int] | None = None) -> int:
+    """Agent-first programs: one call per free staff member (on the dispatch queue: a free
+    staff member waits for it). Every minute, and on commit when staff become free."""
+    return sum(p.status == "placed" for p in pace(program_ids=program_ids))
 
 
 @shared_task(name="dialer.bulk_schedules_sync")

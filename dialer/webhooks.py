@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from campaigns.models import Purpose
 from dialer.backends import caller_identity
 from dialer.backends.events import attempt_event_apply
-from dialer.backends.twilio import TWILIO_STATUS, public_url
+from dialer.backends.twilio import TWILIO_STATUS, call_sids, public_url
 from dialer.models import CallAttempt
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ def twilio_signed(view: View) -> View:
         )
         sid = request.POST.get("CallSid", "")
         # An empty reference: the callback outran dispatch saving it (signed, so ours).
-        if ref is None or (ref and ref != f"twilio:{sid}"):
+        # Agent-first references name two calls, the staff leg's and the contact's.
+        if ref is None or (ref and sid not in call_sids(ref)):
             log.warning("twilio webhook refused: attempt %s is not this call", attempt_id)
             return HttpResponse(status=404)
         return view(request, attempt_id)
@@ -151,6 +152,14 @@ def twilio_wait(request: HttpRequest, attempt_id: int) -> HttpResponse:
         response.pause(length=1)
         response.redirect(public_url("twilio-wait", attempt_id) + "?late=1", method="POST")
         return _twiml(response)
+    return _twiml(abandonment_message(attempt_id))
+
+
+def abandonment_message(attempt_id: int) -> Any:
+    """Mark the attempt abandoned and say the message 64.1200(a)(7) requires (TwiML)."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    response = VoiceResponse()
     attempt = CallAttempt.objects.select_related("task__queue__program").get(pk=attempt_id)
     CallAttempt.objects.filter(pk=attempt_id, outcome="").update(abandoned=True)
     queue = attempt.task.queue
@@ -166,7 +175,7 @@ def twilio_wait(request: HttpRequest, attempt_id: int) -> HttpResponse:
         f"{OPT_OUT_DIGIT} now, or call {' '.join(identity.number.removeprefix('+1'))}."
     )
     response.hangup()
-    return _twiml(response)
+    return response
 
 
 @twilio_signed

@@ -5,7 +5,11 @@ What Twilio does and what is left to the account:
   number with Twilio/the carrier, not sent per call, so a program placing
   reactivation calls through Twilio must register its neutral name there.
 - Timeout (ring time) is `TELEPHONY_RING_SECONDS`, never under 15.
-- On answer the call waits in a Twilio queue named after the attempt for a
+- Agent-first (an attempt assigned to a staff member, dialer/pacing.py): the
+  staff leg is called first and the contact joins it in a conference
+  (`dialer/backends/twilio_agent.py`); the reference then names both calls,
+  `twilio:CA<staff>/CA<contact>`.
+- Otherwise, on answer the call waits in a Twilio queue named after the attempt for a
   staff member to take it; if nobody has within 2 s, the wait URL plays the
   required message (seller's name, telemarketing purpose, a DNC number, press
   9 to opt out) and the attempt counts as abandoned (`dialer/webhooks.py`).
@@ -20,7 +24,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from dialer.backends import BackendError, CallStatus, caller_identity
-from dialer.backends.events import CallEvent
+from dialer.backends.events import PROGRESS, CallEvent
 from dialer.models import CallAttempt
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,11 @@ def twilio_client() -> Any:
     return client
 
 
+def call_sids(reference: str) -> list[str]:
+    """The call SIDs a reference names: the call, or the staff leg then the contact leg."""
+    return [sid for sid in reference.removeprefix("twilio:").split("/") if sid]
+
+
 def public_url(name: str, attempt_id: int) -> str:
     if not settings.TELEPHONY_PUBLIC_URL:
         raise BackendError("twilio: TELEPHONY_PUBLIC_URL is not set (callbacks need it)")
@@ -81,6 +90,10 @@ class TwilioBackend:
             return row.backend_ref  # placed already: never a second call
         queue = row.task.queue
         identity = caller_identity(queue.program, queue.purpose)
+        if row.placed_by_id is not None:
+            from dialer.backends.twilio_agent import staff_leg_create
+
+            return staff_leg_create(self.client, row, identity)
         try:
             call = self.client.calls.create(
                 to=row.phone.number,
@@ -106,12 +119,12 @@ class TwilioBackend:
     def hangup(self, reference: str) -> None:
         from twilio.base.exceptions import TwilioRestException
 
-        sid = reference.removeprefix("twilio:")
-        try:
-            # Twilio ends a ringing call with "canceled" and a live one with "completed".
-            self.client.calls(sid).update(status="completed")
-        except TwilioRestException as exc:
-            raise BackendError(f"twilio: hangup refused (HTTP {exc.status})") from None
+        for sid in call_sids(reference):
+            try:
+                # Twilio ends a ringing call with "canceled" and a live one with "completed".
+                self.client.calls(sid).update(status="completed")
+            except TwilioRestException as exc:
+                raise BackendError(f"twilio: hangup refused (HTTP {exc.status})") from None
 
     def status(self, attempt: CallAttempt) -> CallStatus:
         """The call's state from Twilio (GET Calls/{sid}); no reference: never placed.
@@ -127,7 +140,9 @@ class TwilioBackend:
         from requests import RequestException
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
-        sid = attempt.backend_ref.removeprefix("twilio:")
+        # Agent-first: the contact's call says what happened.
+        sids = call_sids(attempt.backend_ref)
+        sid = sids[-1] if sids else ""
         if not sid.startswith("CA"):
             return CallStatus(event=None)
         try:
@@ -141,6 +156,8 @@ class TwilioBackend:
         event = TWILIO_STATUS.get(str(call.status))
         if event is None:
             raise BackendError(f"twilio: unknown status for attempt {attempt.pk}")
+        if attempt.placed_by_id is not None and len(sids) == 1 and event not in PROGRESS:
+            return CallStatus(event=None)  # the staff leg ended; the contact was never dialled
         duration = str(call.duration or "")
         return CallStatus(
             event=event,

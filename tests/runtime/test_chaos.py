@@ -47,6 +47,7 @@ import pytz
 import redis
 import time_machine
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -57,7 +58,8 @@ from campaigns.services import program_create, queue_create
 from config.celery import app as celery_app
 from dialer.decision.zones import candidate_location
 from dialer.dispatch import dispatch_tasks
-from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.models import CallAttempt, CallTask, Outcome, StaffPresence, TaskStatus
+from dialer.presence import presence_set
 from dialer.reconciler import reconcile_stranded
 from dialer.tasks import DISPATCH_CHUNK, dispatch_planned
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM
@@ -130,6 +132,13 @@ def _until_open(now: datetime, zones: tuple[str, ...]) -> timedelta:
     while not _inside(probe, zones) and probe - now < timedelta(days=2):
         probe += timedelta(minutes=15)
     return probe - now
+
+
+def _staff_available(program: Any, count: int) -> None:
+    for i in range(count):
+        user = User.objects.create_user(username=f"chaos-staff-{i}", is_staff=True)
+        program.members.add(user)
+        presence_set(user=user, state="available", answer_at=f"+1646555{i:04d}", now=timezone.now())
 
 
 def _seed(place: Place, now: datetime, count: int = TASKS) -> tuple[Queue, list[int]]:
@@ -385,7 +394,8 @@ def test_a_worker_killed_between_the_commit_and_place_is_finished_by_the_reconci
         setattr(settings, name, value)
     place = PLACES[0]  # New York: 10:00 there at MONDAY_MORNING
     with time_machine.travel(MONDAY_MORNING, tick=True):
-        _, ids = _seed(place, timezone.now(), count=5)
+        chaos, ids = _seed(place, timezone.now(), count=5)
+        _staff_available(chaos.program, len(ids))  # Twilio dials agent-first: one per staff
     queue = f"chaos-{uuid.uuid4().hex[:12]}"
     log = tmp_path / "worker.log"
     env = {
@@ -431,6 +441,7 @@ def test_a_worker_killed_between_the_commit_and_place_is_finished_by_the_reconci
         assert reconcile_stranded() == {"withdrawn": len(ids)}
         assert reconcile_stranded() == {}  # settled once: nothing left to do
         assert CallTask.objects.filter(pk__in=ids, status=TaskStatus.PENDING).count() == len(ids)
+        StaffPresence.objects.update(seen_at=timezone.now())  # their pages are still open
         results = dispatch_tasks(task_ids=ids)
     assert [r.status for r in results] == ["placed"] * len(ids)
     called = Counter(form["To"][0] for form in fake_twilio.created)

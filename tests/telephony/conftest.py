@@ -1,4 +1,10 @@
-"""Telephony fixtures: attempts ready to place, and a local fake of Twilio's Calls API."""
+"""Telephony fixtures: attempts ready to place, and a local fake of Twilio.
+
+The fake speaks Twilio's REST wire format (form-encoded requests, JSON answers
+shaped like Twilio's) for Calls, Conferences and their Participants, and sends
+the signed callbacks the real service sends (call status, conference events,
+answering-machine detection) to the Django test client.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -60,6 +66,116 @@ class FakeTwilio:
     delay: float = 0.0  # seconds before each answer: a slow provider
     # Call SID -> status, as GET Calls/{sid} answers it (unknown SIDs: 404).
     statuses: dict[str, str] = field(default_factory=dict)
+    # (conference name or SID, form) of each participant added, and its call SID.
+    participants: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    participant_sids: list[str] = field(default_factory=list)
+    # Conference friendly name -> its SID (created by the first participant added).
+    conferences: dict[str, str] = field(default_factory=dict)
+    sequence: int = 0
+
+    def send(self, client: Any, url: str, params: dict[str, str]) -> Any:
+        """POST a callback as Twilio does: form-encoded, signed over the full URL."""
+        from twilio.request_validator import RequestValidator
+
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return client.post(
+            path,
+            urlencode(params),
+            content_type="application/x-www-form-urlencoded",
+            HTTP_X_TWILIO_SIGNATURE=signature,
+        )
+
+    def call_params(self, sid: str, status: str, **extra: str) -> dict[str, str]:
+        """A call's status callback (or the parameters of a TwiML request for it)."""
+        self.sequence += 1
+        return {
+            "AccountSid": ACCOUNT_SID,
+            "ApiVersion": "2010-04-01",
+            "CallSid": sid,
+            "CallStatus": status,
+            "Direction": "outbound-api",
+            "SequenceNumber": str(self.sequence),
+            "Timestamp": _now(),
+            **extra,
+        }
+
+    def conference_params(self, name: str, event: str, call_sid: str) -> dict[str, str]:
+        """A conference status callback (participant-join, participant-leave)."""
+        self.sequence += 1
+        return {
+            "AccountSid": ACCOUNT_SID,
+            "ConferenceSid": self.conferences.setdefault(name, "CF" + secrets.token_hex(16)),
+            "FriendlyName": name,
+            "StatusCallbackEvent": event,
+            "CallSid": call_sid,
+            "Muted": "false",
+            "Hold": "false",
+            "Coaching": "false",
+            "EndConferenceOnExit": "true",
+            "StartConferenceOnEnter": "true",
+            "SequenceNumber": str(self.sequence),
+            "Timestamp": _now(),
+        }
+
+    def amd_params(self, call_sid: str, answered_by: str) -> dict[str, str]:
+        """The asynchronous answering-machine detection callback."""
+        return {
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": call_sid,
+            "AnsweredBy": answered_by,
+            "MachineDetectionDuration": "2830",
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def _conference_resource(sid: str, name: str, status: str) -> dict[str, Any]:
+    now = _now()
+    uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Conferences/{sid}"
+    return {
+        "account_sid": ACCOUNT_SID,
+        "api_version": "2010-04-01",
+        "call_sid_ending_conference": None,
+        "date_created": now,
+        "date_updated": now,
+        "friendly_name": name,
+        "reason_conference_ended": None,
+        "region": "us1",
+        "sid": sid,
+        "status": status,
+        "subresource_uris": {"participants": f"{uri}/Participants.json"},
+        "uri": f"{uri}.json",
+    }
+
+
+def _participant_resource(
+    conference_sid: str, call_sid: str, form: dict[str, list[str]]
+) -> dict[str, Any]:
+    now = _now()
+    return {
+        "account_sid": ACCOUNT_SID,
+        "call_sid": call_sid,
+        "call_sid_to_coach": None,
+        "coaching": False,
+        "conference_sid": conference_sid,
+        "date_created": now,
+        "date_updated": now,
+        "end_conference_on_exit": form.get("EndConferenceOnExit", ["false"])[0] == "true",
+        "hold": False,
+        "label": form.get("Label", [None])[0],
+        "muted": False,
+        "queue_time": "0",
+        "start_conference_on_enter": form.get("StartConferenceOnEnter", ["true"])[0] == "true",
+        "status": "queued",
+        "uri": (
+            f"/2010-04-01/Accounts/{ACCOUNT_SID}/Conferences/{conference_sid}"
+            f"/Participants/{call_sid}.json"
+        ),
+    }
 
 
 def _call_resource(sid: str, form: dict[str, list[str]], status: str) -> dict[str, Any]:
@@ -99,6 +215,7 @@ def _call_resource(sid: str, form: dict[str, list[str]], status: str) -> dict[st
 def fake_twilio() -> Iterator[FakeTwilio]:
     fake = FakeTwilio()
     calls_path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls"
+    conferences_path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Conferences/"
     expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -148,10 +265,30 @@ def fake_twilio() -> Iterator[FakeTwilio]:
                 sid = "CA" + secrets.token_hex(16)
                 fake.statuses[sid] = "queued"
                 self._answer(201, _call_resource(sid, form, "queued"))
+            elif self.path.startswith(conferences_path) and self.path.endswith(
+                "/Participants.json"
+            ):
+                name = self.path.removeprefix(conferences_path).split("/")[0]
+                if not {"To", "From"} <= form.keys():
+                    self._answer(400, {"code": 21201, "message": "Missing", "status": 400})
+                    return
+                conference = fake.conferences.setdefault(name, "CF" + secrets.token_hex(16))
+                sid = "CA" + secrets.token_hex(16)
+                fake.participants.append((name, form))
+                fake.participant_sids.append(sid)
+                fake.statuses[sid] = "queued"
+                self._answer(201, _participant_resource(conference, sid, form))
+            elif self.path.startswith(conferences_path) and self.path.endswith(".json"):
+                sid = self.path.removeprefix(conferences_path).removesuffix(".json")
+                fake.updated.append((sid, form))
+                self._answer(200, _conference_resource(sid, sid, form.get("Status", [""])[0]))
             elif self.path.startswith(f"{calls_path}/CA") and self.path.endswith(".json"):
                 sid = self.path.rsplit("/", 1)[1].removesuffix(".json")
                 fake.updated.append((sid, form))
-                self._answer(200, _call_resource(sid, form, form.get("Status", [""])[0]))
+                if "Status" in form:
+                    fake.statuses[sid] = form["Status"][0]
+                status = fake.statuses.get(sid, "in-progress")
+                self._answer(200, _call_resource(sid, form, status))
             else:
                 self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
 

@@ -398,7 +398,7 @@ def consent_revoke(
     """Stamp a consent revoked, at once; idempotent (a second revocation changes nothing).
 
     This is the consent half of a revocation: callers go through
-    `dialer.revocation.consent_revoke_and_cancel`, which also cancels the
+    `dialer.acts.revocation.consent_revoke_and_cancel`, which also cancels the
     pending calls the consent covered, in the same transaction.
     Never refused for its wording: any channel is recorded (`revocation_channel_of`),
     a long reason is truncated, a `revoked_at` in the future takes effect now
@@ -594,7 +594,7 @@ def consents_export_csv(
     return out.getvalue()
 
 
-# --- Alumni import runs (the import itself is dialer.alumni_import) -------------------------
+# --- Alumni import runs (the import itself is dialer.acts.alumni_import) -------------------------
 
 
 def alumni_import_queue(*, queue: Queue, content: str, rows_total: int, actor: str) -> AlumniImport:

@@ -22,8 +22,8 @@ class DialerConfig(AppConfig):
 
         # Registers the opt-out act (cancel tasks, then list the number) with the dnc app,
         # which may not import dialer itself.
-        import dialer.optout  # noqa: F401
-        from dialer.schedules import schedules_sync_on_migrate
+        import dialer.acts.optout  # noqa: F401
+        from dialer.runtime.schedules import schedules_sync_on_migrate
 
         post_migrate.connect(schedules_sync_on_migrate, sender=self)
         from campaigns.roles import roles_sync_on_migrate

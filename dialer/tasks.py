@@ -16,16 +16,16 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from audit.actors import actor_system
-from dialer.abandonment import abandonment_enforce
-from dialer.alumni_import import alumni_import_run
-from dialer.appointment_import import appointments_import_run
-from dialer.dispatch import dispatch_task, dispatch_tasks
-from dialer.health import BEAT_KEY
-from dialer.planner import plan_queue
-from dialer.preview import preview_release_expired
-from dialer.reconciler import reconcile_stranded
-from dialer.rnd import rnd_refresh
-from dialer.schedules import schedules_sync
+from dialer.acts.alumni_import import alumni_import_run
+from dialer.acts.appointment_import import appointments_import_run
+from dialer.backends.preview_staff import preview_release_expired
+from dialer.runtime.abandonment import abandonment_enforce
+from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
+from dialer.runtime.health import BEAT_KEY
+from dialer.runtime.planner import plan_queue
+from dialer.runtime.reconciler import reconcile_stranded
+from dialer.runtime.rnd import rnd_refresh
+from dialer.runtime.schedules import schedules_sync
 
 # Planned tasks travel in chunks: one message per task costs about half a
 # millisecond to publish, which a planner handing over 100,000 calls cannot afford.
@@ -64,7 +64,7 @@ def dispatch_planned(task_ids: list[int]) -> int:
 
 @shared_task(acks_late=True, name="dialer.bulk_plan_queue")
 def plan_queue_task(queue_id: int) -> int:
-    """One queue's planning tick (its schedule is in dialer.schedules)."""
+    """One queue's planning tick (its schedule is in dialer.runtime.schedules)."""
     result = plan_queue(
         queue_id=queue_id, enqueue=_enqueue_dispatch, max_batches=PLAN_BATCHES_PER_MESSAGE
     )
@@ -91,7 +91,7 @@ def rnd_refresh_task() -> int:
 
 @shared_task(name="dialer.bulk_preview_release_expired")
 def preview_release_expired_task() -> int:
-    """Every minute: preview calls taken and not logged in time go back (dialer.preview)."""
+    """Every minute: preview calls taken and not logged in time go back (backends.preview_staff)."""
     return preview_release_expired(now=timezone.now())
 
 

@@ -32,7 +32,7 @@ def internal_dnc_add(
 
     Idempotent: when the number already has an active entry, that entry is
     returned unchanged. This only writes the entry: the act that also cancels
-    pending calls is `dialer.optout.dnc_request_record`, which calls this.
+    pending calls is `dialer.acts.optout.dnc_request_record`, which calls this.
     Never refused for its wording: a long source or note is truncated, an empty
     source is `unspecified`; only a number that is not one is refused.
     """
@@ -111,7 +111,7 @@ class RequestAct(Protocol):
 
 # Recording a request must also cancel the pending calls it forbids, which only
 # `dialer` can do (it owns the tasks). dnc may not import dialer, so dialer puts
-# its act here when it loads (`dialer.optout`); this app's admin calls it from
+# its act here when it loads (`dialer.acts.optout`); this app's admin calls it from
 # here, and refuses to record a request while it is missing.
 _request_act: RequestAct | None = None
 
@@ -124,6 +124,6 @@ def internal_dnc_request_act_register(act: RequestAct) -> None:
 def internal_dnc_request_act() -> RequestAct:
     if _request_act is None:
         raise ImproperlyConfigured(
-            "No DNC request act is registered: import dialer.optout when Django starts."
+            "No DNC request act is registered: import dialer.acts.optout when Django starts."
         )
     return _request_act

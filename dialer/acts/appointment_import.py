@@ -36,7 +36,7 @@ from django.utils.dateparse import parse_datetime
 from audit.services import audit_record
 from campaigns.models import Contact, Purpose, Queue
 from common.phones import InvalidPhoneNumber, to_e164
-from dialer.appointments import AppointmentError, appointment_record
+from dialer.acts.appointments import AppointmentError, appointment_record
 from dialer.models import AppointmentImport
 
 REQUIRED_COLUMNS = ("external_id", "contact", "starts_at")

@@ -28,10 +28,10 @@ from campaigns.models import Contact, PhoneNumber, Purpose, Queue
 from common.admin import ReadOnlyAdmin
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin, sees_all, user_program_ids
-from dialer.appointment_import import appointments_import_submit, appointments_parse
-from dialer.appointments import AppointmentError, appointment_record
-from dialer.callbacks import CallbackError, callback_request
-from dialer.consent_forms import MAX_UPLOAD_BYTES
+from dialer.acts.appointment_import import appointments_import_submit, appointments_parse
+from dialer.acts.appointments import AppointmentError, appointment_record
+from dialer.acts.callbacks import CallbackError, callback_request
+from dialer.admin.consent_forms import MAX_UPLOAD_BYTES
 from dialer.decision.clock import utc_of
 from dialer.models import Appointment, AppointmentImport, CallTask
 

@@ -19,10 +19,10 @@ from audit.actors import actor_for_user
 from campaigns.models import WEEKDAY_CHOICES, Queue
 from common.admin import ReadOnlyAdmin
 from common.scoping import ProgramScopedAdmin, sees_all
-from dialer.abandonment import AbandonmentError, abandonment_rate, abandonment_resume
 from dialer.models import ApiClient, CallAttempt, CallTask
-from dialer.rnd import RND_PURPOSES, rnd_waiting_count
-from dialer.schedules import (
+from dialer.runtime.abandonment import AbandonmentError, abandonment_rate, abandonment_resume
+from dialer.runtime.rnd import RND_PURPOSES, rnd_waiting_count
+from dialer.runtime.schedules import (
     QueueSchedule,
     ScheduleError,
     queue_id_of,
@@ -79,7 +79,7 @@ class CallTaskAdmin(ProgramScopedAdmin):
         return False  # tasks are created by services (API, imports, "Add a call" on a contact)
 
     def get_urls(self) -> list[URLPattern]:
-        from dialer.call_admin import add_call_view
+        from dialer.admin.add_call import add_call_view
 
         own = [
             path(
@@ -118,10 +118,6 @@ class ApiClientAdmin(ProgramScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are shown once, by `manage.py create_api_client`
 
-
-from dialer import call_admin as _call_admin  # noqa: E402,F401  ("Add a call" on a contact)
-from dialer import consent_admin as _consent_admin  # noqa: E402,F401  (consents' pages)
-from dialer import my_calls as _my_calls  # noqa: E402,F401  (registers "My calls")
 
 # --- Planning schedules (django-celery-beat), scoped per program ---------------------------
 

@@ -36,9 +36,9 @@ from common.scoping import ProgramScopedAdmin
 from consent.models import AlumniImport, Consent, ConsentSource, Disclosure
 from consent.selectors import consent_allows, consent_covering, consent_state
 from consent.services import PART2_NOTICE, consent_create, consents_export_csv
-from dialer.alumni_import import AlumniImportReport, alumni_import_submit
-from dialer.consent_forms import AlumniImportForm, ConsentForm, ExportForm, RevokeForm
-from dialer.revocation import consent_revoke_and_cancel
+from dialer.acts.alumni_import import AlumniImportReport, alumni_import_submit
+from dialer.acts.revocation import consent_revoke_and_cancel
+from dialer.admin.consent_forms import AlumniImportForm, ConsentForm, ExportForm, RevokeForm
 
 _STATE_LABELS = {
     "active": "active",

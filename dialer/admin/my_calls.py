@@ -19,9 +19,15 @@ from django.urls import reverse
 from audit.actors import actor_for_user
 from common.admin import ReadOnlyAdmin
 from common.scoping import ProgramScopedAdmin
+from dialer.backends.preview_staff import (
+    InHand,
+    current_call,
+    preview_dial,
+    preview_in_hand,
+    preview_take_next,
+)
 from dialer.models import MyCall, Outcome
-from dialer.outcomes import OutcomeError, attempt_outcome_record
-from dialer.preview import InHand, current_call, preview_dial, preview_in_hand, preview_take_next
+from dialer.runtime.outcomes import OutcomeError, attempt_outcome_record
 
 STAFF_OUTCOMES = [
     (Outcome.CONNECTED, "Connected"),

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from campaigns.models import Contact
 from campaigns.selectors import queue_by_slug
+from dialer.acts.callbacks import CallbackError, callback_request
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
@@ -33,7 +34,6 @@ from dialer.api.common import (
 )
 from dialer.api.errors import ApiError
 from dialer.api.tasks import TaskOutput
-from dialer.callbacks import CallbackError, callback_request
 from dialer.models import CallTask, IdempotencyKey
 
 log = logging.getLogger(__name__)

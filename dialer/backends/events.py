@@ -14,7 +14,7 @@ import logging
 from django.db import transaction
 
 from dialer.models import CallAttempt, Outcome
-from dialer.outcomes import attempt_outcome_record
+from dialer.runtime.outcomes import attempt_outcome_record
 
 log = logging.getLogger(__name__)
 

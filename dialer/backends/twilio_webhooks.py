@@ -174,7 +174,7 @@ def twilio_optout(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The key press of the abandonment message: 9 puts the number on the internal list."""
     from twilio.twiml.voice_response import VoiceResponse
 
-    from dialer.optout import dnc_request_record
+    from dialer.acts.optout import dnc_request_record
 
     response = VoiceResponse()
     if request.POST.get("Digits") == OPT_OUT_DIGIT:

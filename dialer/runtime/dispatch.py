@@ -26,12 +26,12 @@ from campaigns.models import Script
 from common.fields import token_of
 from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend_for
 from dialer.decision.engine import decide_batch
-from dialer.faults import fault_point
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.outcomes import attempt_hand_back, attempt_outcome_record, attempt_withdraw
-from dialer.planner import DISPATCH_LEASE, decisions_write_back
-from dialer.recheck import decide_unplaced
-from dialer.refusals import apply_refusal, refusal_event, refusal_of
+from dialer.runtime.faults import fault_point
+from dialer.runtime.outcomes import attempt_hand_back, attempt_outcome_record, attempt_withdraw
+from dialer.runtime.planner import DISPATCH_LEASE, decisions_write_back
+from dialer.runtime.recheck import decide_unplaced
+from dialer.runtime.refusals import apply_refusal, refusal_event, refusal_of
 from dialer.selectors import task_facts_many
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """GET /health/: the database, the broker, and a beat tick in the last three minutes.
 
-Beat's heartbeat schedule (dialer.schedules) sends `dialer.heartbeat` every
+Beat's heartbeat schedule (dialer.runtime.schedules) sends `dialer.heartbeat` every
 minute; a worker stores the time in the cache. A recent value therefore shows
 that beat, the broker and a dispatch worker all work. The answer is 200 with
 every check "ok", else 503; a failing check names the kind of error only

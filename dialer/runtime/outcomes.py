@@ -16,7 +16,7 @@ from dialer.models import (
     Outcome,
     TaskStatus,
 )
-from dialer.recheck import previous_attempt_start
+from dialer.runtime.recheck import previous_attempt_start
 
 
 class OutcomeError(ValueError):
@@ -84,7 +84,7 @@ def attempt_outcome_record(
             data={"outcome": outcome, "task": task.pk, "recording_consent": recording_consent},
         )
         if outcome == Outcome.DNC_REQUESTED:
-            from dialer.optout import dnc_request_record
+            from dialer.acts.optout import dnc_request_record
 
             dnc_request_record(
                 number=attempt.phone.number,

@@ -40,7 +40,7 @@ from django.utils import timezone
 from dialer.backends import Backend, BackendError, backend_named
 from dialer.backends.events import PROGRESS, CallEvent, attempt_event_apply
 from dialer.models import CallAttempt
-from dialer.outcomes import attempt_hand_back
+from dialer.runtime.outcomes import attempt_hand_back
 
 log = logging.getLogger(__name__)
 

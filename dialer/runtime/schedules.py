@@ -4,7 +4,7 @@ Design (one place, two kinds of rows, beat's DatabaseScheduler reads them all):
 
 1. System schedules (`SYSTEM`): the beat heartbeat (read by /health/), the
    abandonment check, the attempt reconciler (dialer/reconciler.py), the
-   hourly RND refresh (dialer.rnd), the release of preview calls left in hand,
+   hourly RND refresh (dialer.runtime.rnd), the release of preview calls left in hand,
    and the sync below. Created when missing, never
    overwritten; only operators (superusers) see or change them in the admin.
 2. One planning schedule per queue, the `PeriodicTask` named
@@ -56,7 +56,7 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     "beat heartbeat": ("dialer.heartbeat", {"minute": "*"}),
     "abandonment check": ("dialer.bulk_abandonment_check", {"minute": "*/5"}),
     "queue schedules sync": ("dialer.bulk_schedules_sync", {"minute": "*"}),
-    # RND answers go stale after 31 days: asked again a day ahead (dialer.rnd).
+    # RND answers go stale after 31 days: asked again a day ahead (dialer.runtime.rnd).
     "rnd refresh": ("dialer.bulk_rnd_refresh", {"minute": "23"}),
     "preview take timeout": ("dialer.bulk_preview_release_expired", {"minute": "*"}),
     "attempt reconciler": ("dialer.reconcile", {"minute": "*"}),

@@ -10,8 +10,8 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, PhoneNumber
 from campaigns.services import PhoneInput, contact_create
 from consent.models import AlumniImport
-from dialer import alumni_import as module
-from dialer.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
+from dialer.acts import alumni_import as module
+from dialer.acts.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
 from dialer.models import CallTask
 from dialer.services import task_create
 from dialer.tasks import bulk_alumni_import

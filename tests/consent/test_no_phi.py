@@ -15,9 +15,9 @@ from audit.models import AuditEvent
 from campaigns.models import Contact
 from campaigns.roles import COMPLIANCE_OFFICER
 from consent.services import consent_create, consents_export_csv
-from dialer import alumni_import as module
-from dialer.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
-from dialer.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword
+from dialer.acts import alumni_import as module
+from dialer.acts.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
+from dialer.acts.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword
 from dialer.tasks import bulk_alumni_import
 from tests.conftest import SYSTEM, Portfolio, make_user
 from tests.consent.conftest import ALUM_NAME, part2, written

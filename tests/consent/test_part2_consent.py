@@ -14,6 +14,7 @@ from campaigns.models import Contact, Program
 from consent.models import Consent
 from consent.selectors import consent_covering, consent_facts_for
 from consent.services import UNSET
+from dialer.acts.revocation import consent_revoke_and_cancel
 from dialer.decision import decide
 from dialer.decision.facts import (
     ContactFacts,
@@ -24,7 +25,6 @@ from dialer.decision.facts import (
     RegistryFacts,
     TaskFacts,
 )
-from dialer.revocation import consent_revoke_and_cancel
 from tests.conftest import SYSTEM, Portfolio
 from tests.consent.conftest import ALUM_NUMBER, part2, written
 

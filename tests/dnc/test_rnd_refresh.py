@@ -19,7 +19,7 @@ from common.crypto import keyed_hash
 from consent.services import consent_create
 from dialer.decision.engine import decide
 from dialer.models import CallTask
-from dialer.rnd import rnd_needed, rnd_refresh, rnd_waiting_count
+from dialer.runtime.rnd import rnd_needed, rnd_refresh, rnd_waiting_count
 from dialer.selectors import task_facts_many
 from dialer.services import task_create
 from dnc.models import RndAnswer
@@ -188,7 +188,7 @@ def test_the_schedules_admin_shows_how_many_numbers_wait_per_queue(
 ) -> None:
     from django.test import Client
 
-    from dialer.schedules import schedules_sync
+    from dialer.runtime.schedules import schedules_sync
 
     schedules_sync()
     client = Client()

@@ -14,11 +14,11 @@ from django.test import Client
 from audit.models import AuditEvent
 from campaigns.models import Queue
 from consent.services import consent_create, consent_revoke
-from dialer.api_clients import api_client_create
+from dialer.acts.revocation import consent_revoke_and_cancel
+from dialer.api.clients import api_client_create
 from dialer.backends import CallStatus
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.revocation import consent_revoke_and_cancel
+from dialer.runtime.dispatch import dispatch_task
 from dialer.tasks import _enqueue_dispatch, dispatch
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, open_queue, planned_task, wait_for
@@ -71,7 +71,7 @@ def test_a_callback_posted_through_the_api_is_dispatched_within_a_second(
 def test_a_dnc_request_after_planning_stops_the_call(
     monday: None, portfolio: Portfolio, celery_worker: Any
 ) -> None:
-    from dialer.optout import dnc_request_record
+    from dialer.acts.optout import dnc_request_record
 
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     dnc_request_record(number=NUMBER_A, source="phone", note="", actor=SYSTEM, program_id=None)

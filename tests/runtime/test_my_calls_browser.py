@@ -19,8 +19,8 @@ import pytest
 import time_machine
 from django.db import connections
 
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.runtime.dispatch import dispatch_task
 from tests.conftest import Portfolio, authenticator, browser_sign_in
 from tests.runtime.helpers import planned_task
 

@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent.services import consent_create, consent_revoke
-from dialer.dispatch import dispatch_task
+from dialer.acts.optout import dnc_request_record
+from dialer.acts.revocation import consent_revoke_and_cancel
+from dialer.backends.preview_staff import preview_release_expired, preview_take_next
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.optout import dnc_request_record
-from dialer.preview import preview_release_expired, preview_take_next
-from dialer.revocation import consent_revoke_and_cancel
-from dialer.schedules import SYSTEM as SYSTEM_SCHEDULES
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.schedules import SYSTEM as SYSTEM_SCHEDULES
 from dialer.tasks import preview_release_expired_task
 from tests.conftest import Portfolio
 from tests.runtime.conftest import celery_worker  # noqa: F401  (a real worker, for beat's task)

@@ -31,8 +31,8 @@ from campaigns.roles import (
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 from consent.models import Consent
 from consent.services import consent_create
-from dialer.appointments import appointment_record
-from dialer.enrollments import enrollment_create
+from dialer.acts.appointments import appointment_record
+from dialer.acts.enrollments import enrollment_create
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
 # The demo users' second factor, the same for all and printed: for the demo only.

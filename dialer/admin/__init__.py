@@ -1,0 +1,13 @@
+"""The dialer's admin: Django loads this package, and each module registers its pages.
+
+- `call_tasks`: tasks, attempts, API clients and planning schedules;
+- `add_call`: "Add a call" on a contact's page;
+- `consents` (with `consent_forms`): consents, disclosures and alumni imports;
+- `my_calls`: the staff's preview calls.
+"""
+
+from __future__ import annotations
+
+from dialer.admin import add_call, call_tasks, consents, my_calls
+
+__all__ = ["add_call", "call_tasks", "consents", "my_calls"]

@@ -20,9 +20,6 @@ class DialerConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        # Registers the opt-out act (cancel tasks, then list the number) with the dnc app,
-        # which may not import dialer itself.
-        import dialer.acts.optout  # noqa: F401
         from dialer.runtime.schedules import schedules_sync_on_migrate
 
         post_migrate.connect(schedules_sync_on_migrate, sender=self)

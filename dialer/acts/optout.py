@@ -14,7 +14,7 @@ from common.phones import to_e164
 from dialer.models import OPEN_STATUSES, CallTask
 from dialer.services import tasks_cancel
 from dnc.models import InternalDncEntry
-from dnc.services import dnc_source_normal, internal_dnc_add, internal_dnc_request_act_register
+from dnc.services import dnc_source_normal, internal_dnc_add
 
 CLOSED_REASON = "internal_dnc"
 
@@ -55,6 +55,3 @@ def dnc_request_record(
             },
         )
     return entry
-
-
-internal_dnc_request_act_register(dnc_request_record)

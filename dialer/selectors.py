@@ -35,7 +35,7 @@ from dialer.decision.facts import (
     RegistryFacts,
     TaskFacts,
 )
-from dialer.models import CallTask
+from dialer.models import CallAttempt, CallTask, Outcome
 from dnc.rnd.selectors import rnd_answers_from, rnd_answers_statement
 from dnc.selectors import (
     DncStatus,
@@ -388,3 +388,16 @@ def _person_keys(contact_id: int | None, number_hash: str) -> tuple[object, ...]
     if contact_id is None:
         return (number_hash,) if number_hash else ()
     return (contact_id, number_hash) if number_hash else (contact_id,)
+
+
+def previous_attempt_start(attempt: CallAttempt) -> datetime | None:
+    """When the task's last attempt before this one started (withdrawn ones never happened)."""
+    return (
+        CallAttempt.objects.filter(
+            task_id=attempt.task_id, attempt_number__lt=attempt.attempt_number
+        )
+        .exclude(outcome=Outcome.WITHDRAWN)
+        .order_by("-attempt_number")
+        .values_list("started_at", flat=True)
+        .first()
+    )

@@ -16,13 +16,13 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from audit.actors import actor_system
-from dialer.acts.alumni_import import alumni_import_run
-from dialer.acts.appointment_import import appointments_import_run
-from dialer.backends.preview_staff import preview_release_expired
+from dialer.acts.alumni_import import ALUMNI_IMPORT_TASK, alumni_import_run
+from dialer.acts.appointment_import import APPOINTMENT_IMPORT_TASK, appointments_import_run
 from dialer.runtime.abandonment import abandonment_enforce
 from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
 from dialer.runtime.health import BEAT_KEY
 from dialer.runtime.planner import plan_queue
+from dialer.runtime.preview import preview_release_expired
 from dialer.runtime.reconciler import reconcile_stranded
 from dialer.runtime.rnd import rnd_refresh
 from dialer.runtime.schedules import schedules_sync
@@ -91,7 +91,7 @@ def rnd_refresh_task() -> int:
 
 @shared_task(name="dialer.bulk_preview_release_expired")
 def preview_release_expired_task() -> int:
-    """Every minute: preview calls taken and not logged in time go back (backends.preview_staff)."""
+    """Every minute: preview calls taken and not logged in time go back (runtime.preview)."""
     return preview_release_expired(now=timezone.now())
 
 
@@ -107,14 +107,14 @@ def heartbeat() -> None:
     cache.set(BEAT_KEY, timezone.now().isoformat(), timeout=None)
 
 
-@shared_task(acks_late=True, name="dialer.bulk_alumni_import")
+@shared_task(acks_late=True, name=ALUMNI_IMPORT_TASK)
 def bulk_alumni_import(import_id: int) -> str:
     """Idempotent: a run already claimed or finished is left alone; a lost run resumes."""
     report = alumni_import_run(import_id=import_id)
     return "skipped" if report is None else "done"
 
 
-@shared_task(acks_late=True, name="dialer.bulk_appointment_import")
+@shared_task(acks_late=True, name=APPOINTMENT_IMPORT_TASK)
 def bulk_appointment_import(import_id: int) -> str:
     """Idempotent: a file already imported is left alone."""
     return "done" if appointments_import_run(import_id=import_id) else "skipped"

@@ -25,7 +25,7 @@ from dialer.models import (
     CallTask,
     TaskOrigin,
 )
-from dialer.runtime.refusals import lasting_codes
+from dialer.refusals import lasting_codes
 from dialer.selectors import TaskRow, task_facts_many
 from dialer.services import DuplicateOpenTask, task_create, tasks_cancel
 

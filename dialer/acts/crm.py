@@ -24,8 +24,8 @@ from campaigns.services import PhoneInput, contact_create, phone_add
 from common.phones import to_e164
 from consent.models import Consent
 from consent.services import consent_create
+from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskOrigin, TaskStatus
-from dialer.runtime.outcomes import attempt_outcome_record
 from dialer.services import open_task_for, task_create
 
 EXTERNAL_BACKEND = "external"

@@ -19,7 +19,7 @@ from audit.services import audit_record
 from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from dialer.decision import Decision, decide_many
 from dialer.models import TaskOrigin
-from dialer.runtime.refusals import lasting_codes
+from dialer.refusals import lasting_codes
 from dialer.selectors import TaskRow, task_facts_many
 from dialer.services import DuplicateOpenTask, task_create
 

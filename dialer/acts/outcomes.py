@@ -16,7 +16,7 @@ from dialer.models import (
     Outcome,
     TaskStatus,
 )
-from dialer.runtime.recheck import previous_attempt_start
+from dialer.selectors import previous_attempt_start
 
 
 class OutcomeError(ValueError):

@@ -19,15 +19,15 @@ from django.urls import reverse
 from audit.actors import actor_for_user
 from common.admin import ReadOnlyAdmin
 from common.scoping import ProgramScopedAdmin
-from dialer.backends.preview_staff import (
+from dialer.acts.outcomes import OutcomeError, attempt_outcome_record
+from dialer.models import MyCall, Outcome
+from dialer.runtime.preview import (
     InHand,
     current_call,
     preview_dial,
     preview_in_hand,
     preview_take_next,
 )
-from dialer.models import MyCall, Outcome
-from dialer.runtime.outcomes import OutcomeError, attempt_outcome_record
 
 STAFF_OUTCOMES = [
     (Outcome.CONNECTED, "Connected"),

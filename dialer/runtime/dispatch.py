@@ -24,14 +24,14 @@ from django.utils import timezone
 from audit.services import audit_record_many
 from campaigns.models import Script
 from common.fields import token_of
+from dialer.acts.outcomes import attempt_hand_back, attempt_outcome_record, attempt_withdraw
 from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend_for
 from dialer.decision.engine import decide_batch
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.refusals import apply_refusal, refusal_event, refusal_of
 from dialer.runtime.faults import fault_point
-from dialer.runtime.outcomes import attempt_hand_back, attempt_outcome_record, attempt_withdraw
 from dialer.runtime.planner import DISPATCH_LEASE, decisions_write_back
 from dialer.runtime.recheck import decide_unplaced
-from dialer.runtime.refusals import apply_refusal, refusal_event, refusal_of
 from dialer.selectors import task_facts_many
 
 log = logging.getLogger(__name__)

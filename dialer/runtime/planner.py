@@ -14,7 +14,7 @@ from audit.services import audit_record_many
 from campaigns.models import Queue
 from dialer.decision.engine import Decision, decide_batch
 from dialer.models import TaskStatus
-from dialer.runtime.refusals import refusal_event, refusal_of
+from dialer.refusals import refusal_event, refusal_of
 from dialer.selectors import due_task_rows, task_facts_many
 
 BATCH = 5000

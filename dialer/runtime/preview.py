@@ -16,10 +16,10 @@ from django.utils import timezone
 from audit.actors import actor_for_user
 from audit.services import audit_record, audit_record_many
 from common.scoping import user_program_ids
+from dialer.acts.outcomes import attempt_outcome_record, attempt_withdraw
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.runtime.outcomes import attempt_outcome_record, attempt_withdraw
+from dialer.refusals import apply_refusal
 from dialer.runtime.recheck import decide_unplaced
-from dialer.runtime.refusals import apply_refusal
 
 ACTOR = "system:preview"
 _IN_HAND_RELATED = ("task__queue__program", "task__contact", "phone", "script")

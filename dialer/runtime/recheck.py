@@ -12,21 +12,8 @@ import dataclasses
 from datetime import datetime
 
 from dialer.decision.engine import Decision, decide
-from dialer.models import CallAttempt, CallTask, Outcome
-from dialer.selectors import task_facts_many
-
-
-def previous_attempt_start(attempt: CallAttempt) -> datetime | None:
-    """When the task's last attempt before this one started (withdrawn ones never happened)."""
-    return (
-        CallAttempt.objects.filter(
-            task_id=attempt.task_id, attempt_number__lt=attempt.attempt_number
-        )
-        .exclude(outcome=Outcome.WITHDRAWN)
-        .order_by("-attempt_number")
-        .values_list("started_at", flat=True)
-        .first()
-    )
+from dialer.models import CallAttempt, CallTask
+from dialer.selectors import previous_attempt_start, task_facts_many
 
 
 def decide_unplaced(task: CallTask, attempt: CallAttempt, *, now: datetime) -> Decision:

@@ -37,10 +37,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from dialer.acts.outcomes import attempt_hand_back
 from dialer.backends import Backend, BackendError, backend_named
 from dialer.backends.events import PROGRESS, CallEvent, attempt_event_apply
 from dialer.models import CallAttempt
-from dialer.runtime.outcomes import attempt_hand_back
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import time_machine
 from audit.models import AuditEvent
 from campaigns.models import Queue
 from campaigns.services import PhoneInput, contact_create
+from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.runtime.abandonment import (
     AbandonmentError,
@@ -21,7 +22,6 @@ from dialer.runtime.abandonment import (
     abandonment_resume,
 )
 from dialer.runtime.dispatch import dispatch_task
-from dialer.runtime.outcomes import attempt_outcome_record
 from dialer.runtime.planner import plan_queue
 from dialer.tasks import abandonment_check, dispatch
 from tests.conftest import Portfolio

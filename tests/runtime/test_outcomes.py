@@ -11,9 +11,9 @@ import time_machine
 from audit.models import AuditEvent
 from campaigns.models import Queue
 from dialer.acts.optout import dnc_request_record
+from dialer.acts.outcomes import OutcomeError, attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.runtime.dispatch import dispatch_task
-from dialer.runtime.outcomes import OutcomeError, attempt_outcome_record
 from dialer.runtime.planner import plan_queue
 from dnc.selectors import dnc_status
 from tests.conftest import Portfolio, make_queue

@@ -23,9 +23,9 @@ from audit.models import AuditEvent
 from consent.services import consent_create, consent_revoke
 from dialer.acts.optout import dnc_request_record
 from dialer.acts.revocation import consent_revoke_and_cancel
-from dialer.backends.preview_staff import preview_release_expired, preview_take_next
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.preview import preview_release_expired, preview_take_next
 from dialer.runtime.schedules import SYSTEM as SYSTEM_SCHEDULES
 from dialer.tasks import preview_release_expired_task
 from tests.conftest import Portfolio

@@ -28,8 +28,8 @@ from django.db.models import Q
 
 from audit.services import audit_record
 from campaigns.models import Program, Purpose
+from consent.coverage import TCPA_KINDS
 from consent.models import Consent
-from dialer.decision.checks import TCPA_KINDS
 from dialer.decision.rules_table import RULES
 from dialer.models import OPEN_STATUSES, CallTask
 from dnc.models import RndAnswer, RndResult

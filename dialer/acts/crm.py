@@ -10,11 +10,10 @@ over the owning app's own service (which writes its audit event).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from audit.services import audit_record
@@ -24,6 +23,7 @@ from campaigns.services import PhoneInput, contact_create, phone_add
 from common.phones import to_e164
 from consent.models import Consent
 from consent.services import consent_create
+from dialer.acts.idempotency import Recorded, recorded_once
 from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskOrigin, TaskStatus
 from dialer.services import open_task_for, task_create
@@ -38,14 +38,6 @@ class CrmRecordError(ValueError):
         super().__init__(message)
         self.field = field
         self.conflict = conflict
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The object, and whether this request created it (False: a repeat, answered as is)."""
-
-    obj: Any
-    created: bool
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -64,7 +56,7 @@ def _contact_content(contact: Contact) -> tuple[Any, ...]:
 
 def contact_record(
     *, program: Program, actor: str, phones: Sequence[PhoneInput], **fields: Any
-) -> Recorded:
+) -> Recorded[Contact]:
     """Create a contact; a repeat under the same `external_id` answers the first one.
 
     1. Without an `external_id` there is nothing to recognise a repeat by: create.
@@ -88,25 +80,18 @@ def contact_record(
             return None
         return Contact.objects.filter(program=program, external_id=external_id).first()
 
-    def repeat_of(found: Contact) -> Recorded:
+    def repeat_of(found: Contact) -> Contact:
         if _contact_content(found) != wanted:
             raise CrmRecordError(
                 "external_id", "Already used in this program by another contact.", conflict=True
             )
-        return Recorded(found, created=False)
+        return found
 
-    found = existing()
-    if found is not None:
-        return repeat_of(found)
-    try:
-        with transaction.atomic():
-            contact = contact_create(program=program, phones=phones, actor=actor, **fields)
-    except IntegrityError:
-        found = existing()
-        if found is None:
-            raise
-        return repeat_of(found)
-    return Recorded(contact, created=True)
+    return recorded_once(
+        find=existing,
+        create=lambda: contact_create(program=program, phones=phones, actor=actor, **fields),
+        repeat_of=repeat_of,
+    )
 
 
 # --- Consents ---------------------------------------------------------------------------------
@@ -135,7 +120,7 @@ def _consent_content(consent: Consent) -> tuple[Any, ...]:
     )
 
 
-def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded:
+def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[Consent]:
     """Record a consent the CRM collected; the same consent sent again answers the first.
 
     1. Lock the contact's row: consents of one person are recorded one at a time.
@@ -239,7 +224,7 @@ def external_attempt_record(
     contact_id: int | None = None,
     queue_slug: str | None = None,
     number: str | None = None,
-) -> Recorded:
+) -> Recorded[CallAttempt]:
     """Record a call placed outside the system; it counts toward caps like any other.
 
     1. Find and lock the task: by id, or the open task of (contact, queue,

@@ -28,9 +28,9 @@ from dialer.acts.outcomes import attempt_hand_back, attempt_outcome_record, atte
 from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend_for
 from dialer.decision.engine import decide_batch
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.refusals import apply_refusal, refusal_event, refusal_of
+from dialer.refusals import apply_refusal, decisions_apply
 from dialer.runtime.faults import fault_point
-from dialer.runtime.planner import DISPATCH_LEASE, decisions_write_back
+from dialer.runtime.planner import DISPATCH_LEASE
 from dialer.runtime.recheck import decide_unplaced
 from dialer.selectors import task_facts_many
 
@@ -123,32 +123,19 @@ def dispatch_tasks(
         if tasks:
             facts = task_facts_many(tasks, at=now)
             decisions = decide_batch(facts, now)
-            events: list[dict[str, Any]] = []
-            refusals = []
+            decided = decisions_apply(
+                tasks=[(task.pk, task.queue.program_id) for task in tasks],
+                decisions=decisions,
+                now=now,
+                allowed_until=None,  # the allowed go on to their attempts, below
+            )
+            events = decided.events
             allowed = []
             for task, fact, decision in zip(tasks, facts, decisions, strict=True):
                 if decision.allowed:
                     allowed.append((task, fact, decision))
-                    continue
-                refusal = refusal_of(decision, now=now)
-                refusals.append(
-                    (
-                        task.pk,
-                        refusal.status,
-                        refusal.next_attempt_at,
-                        decision,
-                        refusal.closed_reason,
-                    )
-                )
-                if refusal.ended:
-                    events.append(
-                        refusal_event(
-                            task_id=task.pk, program_id=task.queue.program_id, decision=decision
-                        )
-                    )
-                results[task.pk] = DispatchResult(task.pk, "refused")
-            if refusals:
-                decisions_write_back(refusals, now=now)
+                else:
+                    results[task.pk] = DispatchResult(task.pk, "refused")
             if allowed:
                 attempts = _record_attempts(allowed, backend=backend, now=now, events=events)
             audit_record_many(events)

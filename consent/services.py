@@ -1,4 +1,7 @@
-"""Writes to consents, disclosures and alumni imports; each act audited in its transaction.
+"""Writes to consents: record and revoke, each act audited in its transaction.
+
+Disclosures and the export are in consent.disclosures, alumni import runs in
+consent.alumni_runs.
 
 Input names follow `POST /consents/` in API.md, so the API can pass its
 validated body straight through. Errors are `ValidationError({field: message})`
@@ -7,32 +10,25 @@ and never echo a number, a name or a signature.
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from campaigns.models import Contact, Program, Purpose, Queue
+from campaigns.models import Contact, Program, Purpose
 from common.crypto import keyed_hash
-from common.phones import InvalidPhoneNumber, mask, to_e164
+from common.phones import InvalidPhoneNumber, to_e164
 from consent.models import (
     NUMBER_KINDS,
-    AlumniImport,
     Consent,
     ConsentKind,
     ConsentMethod,
     ConsentSource,
-    Disclosure,
-    ImportStatus,
     RevocationChannel,
 )
 
@@ -446,247 +442,3 @@ def consent_revoke(
             },
         )
     return consent
-
-
-# --- Disclosures (42 CFR 2.25, 2.32) -------------------------------------------------------
-
-
-def disclosure_record(
-    *,
-    contact: Contact,
-    recipient: str,
-    purpose: str,
-    description: str,
-    actor: str,
-    consent: Consent | None = None,
-    disclosed_at: datetime | None = None,
-) -> Disclosure:
-    """Record one disclosure of Part 2 data for the accounting of disclosures."""
-    errors: dict[str, str] = {}
-    recipient = " ".join((recipient or "").split())
-    purpose = " ".join((purpose or "").split())
-    if not recipient:
-        errors["recipient"] = "Name who receives the disclosure."
-    if not purpose:
-        errors["purpose"] = "State the purpose of the disclosure."
-    if consent is not None:
-        if consent.contact_id != contact.pk or consent.kind != ConsentKind.PART2:
-            errors["consent"] = "Choose a Part 2 consent of this patient."
-        elif not _active(consent, timezone.now()):
-            errors["consent"] = (
-                "This consent is not in effect (revoked, expired or not yet signed)."
-            )
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic():
-        disclosure = Disclosure.objects.create(
-            contact=contact,
-            program_id=contact.program_id,
-            consent=consent,
-            disclosed_at=disclosed_at or timezone.now(),
-            disclosed_by=actor,
-            recipient=recipient[:200],
-            purpose=purpose[:200],
-            description=description[:300],
-            notice=PART2_NOTICE_NAME,
-        )
-        audit_record(
-            actor=actor,
-            action="part2.disclosed",
-            object_type="disclosure",
-            object_id=disclosure.pk,
-            program_id=contact.program_id,
-            data={"contact": contact.pk, "consent": consent.pk if consent else None},
-        )
-    return disclosure
-
-
-def _active(consent: Consent, at: datetime) -> bool:
-    return (
-        consent.signed_at <= at
-        and (consent.expires_at is None or at < consent.expires_at)
-        and (consent.revoked_at is None or at < consent.revoked_at)
-    )
-
-
-CONSENT_EXPORT_COLUMNS = (
-    "consent_id",
-    "patient",
-    "kind",
-    "method",
-    "number",
-    "purposes",
-    "other_purposes",
-    "signed_at",
-    "signed",
-    "expires_at",
-    "expiration_event",
-    "expires_never",
-    "discloser",
-    "description",
-    "recipient_programs",
-    "outside_recipients",
-    "revocation_notice_given",
-    "revoked_at",
-    "revocation_channel",
-)
-
-
-def consents_export_csv(
-    *,
-    contact: Contact,
-    recipient: str,
-    purpose: str,
-    actor: str,
-    consent: Consent | None = None,
-) -> str:
-    """A patient's consents as CSV for a recipient; a Part 2 disclosure.
-
-    1. The file opens with the 42 CFR 2.32 notice (Statement 2).
-    2. The disclosure is recorded (who, to whom, when, what, which consent)
-       in the same transaction that builds the file: no file without its record.
-    Numbers are masked (minimum necessary); the consents themselves are the
-    "copy or explanation of the consent" that 2.32 asks to accompany it.
-    """
-    consents = list(
-        Consent.objects.filter(contact=contact)
-        .prefetch_related("recipient_programs")
-        .order_by("signed_at", "id")
-    )
-    patient = " ".join(n for n in (contact.first_name, contact.last_name) if n)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([f"# {PART2_NOTICE}"])
-    writer.writerow(CONSENT_EXPORT_COLUMNS)
-    for c in consents:
-        writer.writerow(
-            [
-                c.pk,
-                patient,
-                c.kind,
-                c.method,
-                mask(c.number or ""),
-                " ".join(c.purposes),
-                "; ".join(c.other_purpose_list),
-                c.signed_at.isoformat(),
-                "yes" if c.signature else "no",
-                c.expires_at.isoformat() if c.expires_at else "",
-                c.expiration_event,
-                "yes" if c.expires_never else "no",
-                c.discloser,
-                c.description or "",
-                " ".join(sorted(p.slug for p in c.recipient_programs.all())),
-                "; ".join(c.outside_recipient_list),
-                "yes" if c.revocation_notice_given else "no",
-                c.revoked_at.isoformat() if c.revoked_at else "",
-                c.revocation_channel,
-            ]
-        )
-    with transaction.atomic():
-        disclosure_record(
-            contact=contact,
-            recipient=recipient,
-            purpose=purpose,
-            description=f"Consent records of this patient (CSV, {len(consents)} rows)",
-            actor=actor,
-            consent=consent,
-        )
-    return out.getvalue()
-
-
-# --- Alumni import runs (the import itself is dialer.acts.alumni_import) -------------------------
-
-
-def alumni_import_queue(*, queue: Queue, content: str, rows_total: int, actor: str) -> AlumniImport:
-    """Keep a large, already validated file (encrypted) for a worker to import."""
-    with transaction.atomic():
-        run = AlumniImport.objects.create(
-            queue=queue,
-            status=ImportStatus.QUEUED,
-            content=content,
-            rows_total=rows_total,
-            requested_by=actor,
-        )
-        audit_record(
-            actor=actor,
-            action="alumni_import.queued",
-            object_type="alumni_import",
-            object_id=run.pk,
-            program_id=queue.program_id,
-            data={"queue": queue.slug, "rows": rows_total},
-        )
-    return run
-
-
-def alumni_import_claim(*, import_id: int, stale_after: timedelta) -> AlumniImport | None:
-    """Claim a queued run (or one whose worker died) for this worker; None if another has it.
-
-    A conditional UPDATE that must change exactly one row: a second delivery of
-    the same message finds the run claimed and leaves it alone.
-    """
-    now = timezone.now()
-    claimable = Q(status=ImportStatus.QUEUED) | Q(
-        status=ImportStatus.RUNNING, claimed_at__lt=now - stale_after
-    )
-    changed = AlumniImport.objects.filter(claimable, pk=import_id).update(
-        status=ImportStatus.RUNNING, claimed_at=now
-    )
-    if changed != 1:
-        return None
-    return AlumniImport.objects.select_related("queue__program").get(pk=import_id)
-
-
-def alumni_import_progress(*, run: AlumniImport, rows_done: int, report: dict[str, Any]) -> None:
-    """Save progress inside the chunk's transaction (a resumed run starts after it)."""
-    run.rows_done = rows_done
-    run.report = report
-    run.claimed_at = timezone.now()
-    run.save(update_fields=["rows_done", "report", "claimed_at"])
-
-
-def alumni_import_finish(
-    *, run: AlumniImport, status: str, report: dict[str, Any], actor: str
-) -> AlumniImport:
-    """Close a run; the file itself is dropped (the report keeps no name or number)."""
-    with transaction.atomic():
-        run.status = ImportStatus(status)
-        run.report = report
-        run.content = None
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "report", "content", "finished_at"])
-        audit_record(
-            actor=actor,
-            action=f"alumni_import.{status}",
-            object_type="alumni_import",
-            object_id=run.pk,
-            program_id=run.queue.program_id,
-            data={"summary": report.get("summary", {})},
-        )
-    return run
-
-
-def alumni_import_store_inline(
-    *, queue: Queue, status: str, report: dict[str, Any], rows_total: int, actor: str
-) -> AlumniImport:
-    """Keep the report of a small file imported in the request (the file is not kept)."""
-    now = timezone.now()
-    with transaction.atomic():
-        run = AlumniImport.objects.create(
-            queue=queue,
-            status=ImportStatus(status),
-            rows_total=rows_total,
-            rows_done=rows_total if status == ImportStatus.DONE else 0,
-            report=report,
-            requested_by=actor,
-            claimed_at=now,
-            finished_at=now,
-        )
-        audit_record(
-            actor=actor,
-            action=f"alumni_import.{status}",
-            object_type="alumni_import",
-            object_id=run.pk,
-            program_id=queue.program_id,
-            data={"summary": report.get("summary", {})},
-        )
-    return run

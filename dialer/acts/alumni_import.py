@@ -57,15 +57,15 @@ from campaigns.models import (
 from campaigns.services import PhoneInput, contact_create, contact_update, phone_add
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, to_e164
-from consent.models import AlumniImport, ImportStatus
-from consent.selectors import consent_facts_for_pairs, coverage_of
-from consent.services import (
+from consent.alumni_runs import (
     alumni_import_claim,
     alumni_import_finish,
     alumni_import_progress,
     alumni_import_queue,
     alumni_import_store_inline,
 )
+from consent.models import AlumniImport, ImportStatus
+from consent.selectors import consent_facts_for_pairs, coverage_of
 from dialer.decision.outcome import NUMBER_REASSIGNED
 from dialer.models import TaskOrigin
 from dialer.services import DuplicateOpenTask, task_create

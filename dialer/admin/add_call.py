@@ -12,7 +12,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import ForeignKey
 from django.forms import ModelChoiceField
@@ -23,7 +22,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from audit.actors import actor_for_user
 from campaigns.models import Contact, PhoneNumber, Purpose, Queue
 from common.admin import ReadOnlyAdmin
 from common.phones import mask
@@ -32,6 +30,7 @@ from dialer.acts.appointment_import import appointments_import_submit, appointme
 from dialer.acts.appointments import AppointmentError, appointment_record
 from dialer.acts.callbacks import CallbackError, callback_request
 from dialer.admin.consent_forms import MAX_UPLOAD_BYTES
+from dialer.admin.requests import actor_of
 from dialer.decision.clock import utc_of
 from dialer.models import Appointment, AppointmentImport, CallTask
 
@@ -101,12 +100,6 @@ class AddCallForm(forms.Form):
         return data
 
 
-def _actor(request: HttpRequest) -> str:
-    if not isinstance(request.user, AbstractBaseUser):
-        raise PermissionDenied
-    return actor_for_user(cast(Any, request.user))
-
-
 def _enqueue_dispatch(task_id: int) -> None:
     from dialer.tasks import dispatch
 
@@ -132,7 +125,7 @@ def add_call_view(request: HttpRequest, contact_id: int) -> HttpResponse:
             if data["kind"] == Purpose.CALLBACK:
                 result = callback_request(
                     program=contact.program,
-                    actor=_actor(request),
+                    actor=actor_of(request),
                     origin="admin",
                     enqueue=_enqueue_dispatch,
                     queue=data["queue"],
@@ -145,7 +138,7 @@ def add_call_view(request: HttpRequest, contact_id: int) -> HttpResponse:
             else:
                 recorded = appointment_record(
                     program=contact.program,
-                    actor=_actor(request),
+                    actor=actor_of(request),
                     origin="admin",
                     external_id=data["external_id"] or f"staff-{timezone.now():%Y%m%d%H%M%S%f}",
                     contact=contact,
@@ -277,7 +270,9 @@ class AppointmentImportAdmin(ProgramScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         run, errors = appointments_import_submit(
-            queue=form.cleaned_data["queue"], data=form.cleaned_data["file"], actor=_actor(request)
+            queue=form.cleaned_data["queue"],
+            data=form.cleaned_data["file"],
+            actor=actor_of(request),
         )
         if run is None:  # the form checked the file already; only a race gets here
             raise ValidationError([f"Row {e.row}, {e.field}: {e.message}" for e in errors])

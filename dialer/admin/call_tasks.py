@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
@@ -15,10 +13,10 @@ from django.utils import timezone
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from audit.actors import actor_for_user
 from campaigns.models import WEEKDAY_CHOICES, Queue
 from common.admin import ReadOnlyAdmin
 from common.scoping import ProgramScopedAdmin, sees_all
+from dialer.admin.requests import actor_of
 from dialer.models import ApiClient, CallAttempt, CallTask
 from dialer.runtime.abandonment import AbandonmentError, abandonment_rate, abandonment_resume
 from dialer.runtime.rnd import RND_PURPOSES, rnd_waiting_count
@@ -122,12 +120,6 @@ class ApiClientAdmin(ProgramScopedAdmin):
 # --- Planning schedules (django-celery-beat), scoped per program ---------------------------
 
 HOURS = [(h, f"{h:02d}:00") for h in range(25)]
-
-
-def _actor(request: HttpRequest) -> str:
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return actor_for_user(cast(Any, request.user))  # audit's protocol wants a mutable pk
 
 
 class QueueScheduleForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -261,7 +253,7 @@ class ScheduleAdmin(BeatPeriodicTaskAdmin):
         data = form.cleaned_data
         queue_schedule_update(
             queue_id=queue_id,
-            actor=_actor(request),
+            actor=actor_of(request),
             days=data["days"],
             hour_start=data["hour_start"],
             hour_end=data["hour_end"],
@@ -317,7 +309,7 @@ class ScheduleAdmin(BeatPeriodicTaskAdmin):
 
     @admin.action(description="Pause the planning of the selected queues", permissions=["change"])
     def pause_schedules(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         self._each_queue(
             request,
             queryset,
@@ -326,7 +318,7 @@ class ScheduleAdmin(BeatPeriodicTaskAdmin):
 
     @admin.action(description="Resume the planning of the selected queues", permissions=["change"])
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         self._each_queue(
             request,
             queryset,
@@ -340,7 +332,7 @@ class ScheduleAdmin(BeatPeriodicTaskAdmin):
     def resume_after_abandonment(
         self, request: HttpRequest, queryset: QuerySet[PeriodicTask]
     ) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         self._each_queue(request, queryset, lambda q: abandonment_resume(queue_id=q, actor=actor))
 
     actions = (

@@ -13,14 +13,12 @@ revocation cancels pending calls, an alumni import creates call tasks
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import ForeignKey, QuerySet
-from django.forms import ModelChoiceField
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -28,17 +26,17 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from audit.actors import actor_for_user
-from campaigns.models import Contact, Purpose, Queue
+from campaigns.models import Contact, Queue
 from common.admin import ReadOnlyAdmin
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin
-from consent.models import AlumniImport, Consent, ConsentSource, Disclosure
+from consent.disclosures import consents_export_csv
+from consent.models import Consent, ConsentSource, Disclosure
 from consent.selectors import consent_allows, consent_covering, consent_state
-from consent.services import PART2_NOTICE, consent_create, consents_export_csv
-from dialer.acts.alumni_import import AlumniImportReport, alumni_import_submit
+from consent.services import PART2_NOTICE, consent_create
 from dialer.acts.revocation import consent_revoke_and_cancel
-from dialer.admin.consent_forms import AlumniImportForm, ConsentForm, ExportForm, RevokeForm
+from dialer.admin.consent_forms import ConsentForm, ExportForm, RevokeForm
+from dialer.admin.requests import actor_of, missing
 
 _STATE_LABELS = {
     "active": "active",
@@ -148,7 +146,7 @@ class ConsentAdmin(ProgramScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Consent, form: Any, change: bool) -> None:
         created = consent_create(
-            **form.service_inputs(), actor=_actor(request), source=ConsentSource.ADMIN
+            **form.service_inputs(), actor=actor_of(request), source=ConsentSource.ADMIN
         )
         obj.pk, obj.kind = created.pk, created.kind
         obj._state.adding = False
@@ -254,7 +252,7 @@ class ConsentAdmin(ProgramScopedAdmin):
             raise PermissionDenied
         consent = self.get_object(request, unquote(object_id))
         if consent is None:
-            return _missing(request)
+            return missing(request)
         change_url = reverse("admin:consent_consent_change", args=[consent.pk])
         form = RevokeForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -264,7 +262,7 @@ class ConsentAdmin(ProgramScopedAdmin):
                     channel=form.cleaned_data["channel"],
                     revoked_at=form.cleaned_data["revoked_at"],
                     reason=form.cleaned_data["reason"],
-                    actor=_actor(request),
+                    actor=actor_of(request),
                 )
             except ValidationError as exc:
                 for name, errors in exc.message_dict.items():
@@ -295,7 +293,7 @@ class ConsentAdmin(ProgramScopedAdmin):
             self.scope(Contact.objects.all(), request, "program").filter(pk=contact_id).first()
         )
         if contact is None:
-            return _missing(request)
+            return missing(request)
         form = ExportForm(request.POST or None, contact=contact)
         if request.method == "POST" and form.is_valid():
             try:
@@ -304,7 +302,7 @@ class ConsentAdmin(ProgramScopedAdmin):
                     recipient=form.cleaned_data["recipient"],
                     purpose=form.cleaned_data["purpose"],
                     consent=form.cleaned_data["consent"],
-                    actor=_actor(request),
+                    actor=actor_of(request),
                 )
             except ValidationError as exc:
                 for name, errors in exc.message_dict.items():
@@ -390,169 +388,6 @@ class DisclosureInline(ReadOnlyAdmin, admin.TabularInline):  # type: ignore[type
     extra = 0
     can_delete = False
     verbose_name_plural = "Part 2 disclosures (accounting, 42 CFR 2.25)"
-
-
-@admin.register(Disclosure)
-class DisclosureAdmin(ProgramScopedAdmin):
-    """Every disclosure, per patient: filter by contact (the contact page links here)."""
-
-    program_path = "contact__program"
-    list_display = [
-        "disclosed_at",
-        "contact",
-        "recipient",
-        "purpose",
-        "description",
-        "consent",
-        "disclosed_by",
-        "notice",
-    ]
-    list_filter = ["program"]
-    search_fields = ["contact__external_id"]
-    date_hierarchy = "disclosed_at"
-    list_select_related = ["contact", "consent"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Disclosure._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # recorded by the export that makes the disclosure
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(AlumniImport)
-class AlumniImportAdmin(ProgramScopedAdmin):
-    """Upload an alumni list into a reactivation queue; read the report per row."""
-
-    program_path = "queue__program"
-    form = AlumniImportForm
-    list_display = ["__str__", "queue", "status", "rows_total", "rows_done", "queued", "created_at"]
-    list_filter = ["status", "queue__program"]
-    list_select_related = ["queue__program"]
-    view_fields = [
-        "queue",
-        "status",
-        "rows_total",
-        "rows_done",
-        "requested_by",
-        "created_at",
-        "finished_at",
-        "summary",
-        "report_table",
-    ]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.view_fields if obj is not None else ["queue", "file"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.view_fields if obj is not None else []
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> ModelChoiceField[Any] | None:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and field.queryset is not None and db_field.name == "queue":
-            field.queryset = field.queryset.filter(purpose=Purpose.REACTIVATION)
-        return field
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def save_model(self, request: HttpRequest, obj: AlumniImport, form: Any, change: bool) -> None:
-        run, report = alumni_import_submit(
-            queue=form.cleaned_data["queue"],
-            data=form.cleaned_data["file"],
-            actor=_actor(request),
-        )
-        if run is None:  # the form checked the file already; only a race gets here
-            raise ValidationError([f"Row {e.row}, {e.field}: {e.message}" for e in report.errors])
-        obj.pk = run.pk
-        obj._state.adding = False
-        if run.status == "queued":
-            self.message_user(
-                request,
-                f"{run}: {run.rows_total} rows queued for a worker; refresh for the report.",
-                messages.INFO,
-            )
-        else:
-            s = report.summary()
-            self.message_user(
-                request,
-                f"{run}: {s['queued']} queued, {s['not_queued']} not queued, "
-                f"{s['already_queued']} already queued.",
-                messages.SUCCESS,
-            )
-
-    def response_add(
-        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
-    ) -> HttpResponse:
-        return HttpResponseRedirect(reverse("admin:consent_alumniimport_change", args=[obj.pk]))
-
-    @admin.display(description="Queued")
-    def queued(self, obj: AlumniImport) -> int:
-        return int((obj.report or {}).get("summary", {}).get("queued", 0))
-
-    @admin.display(description="Summary")
-    def summary(self, obj: AlumniImport) -> str:
-        s = (obj.report or {}).get("summary") or {}
-        if not s:
-            return "-"
-        reasons = ", ".join(f"{code}: {n}" for code, n in sorted(s.get("reasons", {}).items()))
-        return (
-            f"{s.get('queued', 0)} queued, {s.get('not_queued', 0)} not queued, "
-            f"{s.get('already_queued', 0)} already queued, "
-            f"{s.get('contacts_created', 0)} contacts created"
-            + (f" (not queued because {reasons})" if reasons else "")
-        )
-
-    @admin.display(description="Per row")
-    def report_table(self, obj: AlumniImport) -> SafeString:
-        report = AlumniImportReport.from_dict(obj.report or {}, queue_id=obj.queue_id)
-        errors = format_html_join(
-            "",
-            '<tr class="errornote"><td>{}</td><td></td><td>error</td><td>{}: {}</td></tr>',
-            ((e.row, e.field, e.message) for e in report.errors),
-        )
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (o.row, o.external_id, o.status.replace("_", " "), _row_detail(o.codes, o.detail))
-                for o in report.rows
-            ),
-        )
-        return format_html(
-            "<table><tr><th>Row</th><th>External id</th><th>Result</th><th>Why</th></tr>"
-            "{}{}</table>",
-            errors,
-            rows,
-        )
-
-
-def _actor(request: HttpRequest) -> str:
-    user = request.user
-    if not isinstance(user, AbstractBaseUser):  # the admin only lets signed-in users this far
-        raise PermissionDenied
-    # audit.actors._HasPk declares `pk` as a mutable attribute, which no user model matches.
-    return actor_for_user(cast(Any, user))
-
-
-def _missing(request: HttpRequest) -> HttpResponseRedirect:
-    """As the admin answers for an object outside the user's programs: it does not exist."""
-    messages.warning(request, "That object does not exist. Perhaps it was deleted?")
-    return HttpResponseRedirect(reverse("admin:index"))
-
-
-def _row_detail(codes: tuple[str, ...], detail: str) -> str:
-    return f"{', '.join(codes)}: {detail}" if codes else detail
 
 
 # The contact page shows its consents and (for compliance) its disclosures.

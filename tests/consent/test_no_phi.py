@@ -15,7 +15,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Contact
 from campaigns.roles import COMPLIANCE_OFFICER
-from consent.services import consent_create, consents_export_csv
+from consent.disclosures import consents_export_csv
+from consent.services import consent_create
 from dialer.acts import alumni_import as module
 from dialer.acts.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
 from dialer.acts.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword

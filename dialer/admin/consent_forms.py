@@ -17,7 +17,7 @@ from django.utils import timezone
 from campaigns.models import Contact, Program, Purpose
 from consent.models import AlumniImport, Consent, ConsentKind, ConsentMethod, RevocationChannel
 from consent.services import UNSET, consent_validate
-from dialer.acts.alumni_import import alumni_parse
+from dialer.acts.alumni_file import alumni_parse
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 

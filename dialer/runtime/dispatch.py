@@ -32,30 +32,17 @@ from dialer.refusals import apply_refusal, decisions_apply
 from dialer.runtime.faults import fault_point
 from dialer.runtime.planner import DISPATCH_LEASE
 from dialer.runtime.recheck import decide_unplaced
-from dialer.selectors import task_facts_many
+from dialer.selectors import ROW_FIELDS, task_facts_many
 
 log = logging.getLogger(__name__)
 
-# What the claim loads: the facts' columns, and what the attempt and the audit need.
-# The number is read as stored (`phone_token`) and decrypted per task: one that no
-# key decrypts refuses its own task (invalid_number) rather than the whole chunk.
+# What the claim loads: the task row's fields (dialer.selectors, read with the number's
+# stored token), and what the attempt and the audit need.
 _CLAIM_FIELDS = (
-    "id",
-    "queue_id",
-    "contact_id",
+    *ROW_FIELDS,
     "phone_id",
     "status",
-    "attempts",
-    "last_attempt_at",
-    "requested_at",
-    "appointment_at",
     "next_attempt_at",
-    "contact__program_id",
-    "contact__state",
-    "contact__postal_code",
-    "contact__patient_status",
-    "phone__line_type",
-    "phone__provided_by_patient",
     "queue__program_id",
     "queue__current_script_id",
 )

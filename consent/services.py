@@ -14,6 +14,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,7 +25,6 @@ from campaigns.models import Contact, Program, Purpose
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, to_e164
 from consent.models import (
-    NUMBER_KINDS,
     Consent,
     ConsentKind,
     ConsentMethod,
@@ -42,13 +42,26 @@ PART2_NOTICE_NAME = "2.32 statement 2"
 # The accounting of disclosures covers three years (42 CFR 2.25).
 DISCLOSURE_ACCOUNTING_PERIOD = timedelta(days=3 * 366)
 
-_DEFAULT_METHOD = {
-    ConsentKind.TCPA_EXPRESS: ConsentMethod.VERBAL,
-    ConsentKind.TCPA_WRITTEN: ConsentMethod.WRITTEN,
-    ConsentKind.PART2: ConsentMethod.WRITTEN,
-    ConsentKind.RECORDING: ConsentMethod.VERBAL,
+
+@dataclass(frozen=True)
+class _KindRules:
+    """What a kind of consent must carry, and may not."""
+
+    method: str  # the method when none is given
+    signed: bool  # given in writing and signed
+    names_number: bool  # TCPA: names the number it allows calls to, for queue purposes
+    part2: bool  # carries the elements of 42 CFR 2.31(a)
+    purposes: bool  # carries purposes (a recording consent covers a call instead)
+    of_a_call: bool  # belongs to one call (attempt_id)
+
+
+# Per kind, the whole table of what `_draft` checks.
+_KINDS: dict[str, _KindRules] = {
+    ConsentKind.TCPA_EXPRESS: _KindRules(ConsentMethod.VERBAL, False, True, False, True, False),
+    ConsentKind.TCPA_WRITTEN: _KindRules(ConsentMethod.WRITTEN, True, True, False, True, False),
+    ConsentKind.PART2: _KindRules(ConsentMethod.WRITTEN, True, False, True, True, False),
+    ConsentKind.RECORDING: _KindRules(ConsentMethod.VERBAL, False, False, False, False, True),
 }
-_SIGNED_KINDS = frozenset({ConsentKind.TCPA_WRITTEN, ConsentKind.PART2})
 _QUEUE_PURPOSES = frozenset(p.value for p in Purpose)
 
 
@@ -61,51 +74,48 @@ UNSET = _Unset.UNSET
 
 
 @dataclass(frozen=True)
+class ConsentInput:
+    """A consent as given, under the API's names: the one input type of the services, the
+    admin form and the API (`ConsentInput.of` takes any iterables as given)."""
+
+    contact: Contact | None
+    kind: str
+    signed_at: datetime | None
+    number: str = ""
+    purposes: tuple[str, ...] = ()
+    expires_at: datetime | _Unset | None = UNSET
+    signature: str = ""
+    recipients: tuple[str | Program, ...] = ()
+    description: str = ""
+    discloser: str = ""
+    expiration_event: str = ""
+    revocation_notice_given: bool = False
+    method: str = ""
+    attempt_id: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        purposes: Iterable[str] = (),
+        recipients: Iterable[str | Program] = (),
+        **fields: Any,
+    ) -> ConsentInput:
+        return cls(purposes=tuple(purposes or ()), recipients=tuple(recipients or ()), **fields)
+
+
+@dataclass(frozen=True)
 class _Draft:
     consent: Consent
     recipient_programs: tuple[Program, ...]
 
 
-def consent_validate(
-    *,
-    contact: Contact | None,
-    kind: str,
-    signed_at: datetime | None,
-    number: str = "",
-    purposes: Iterable[str] = (),
-    expires_at: datetime | _Unset | None = UNSET,
-    signature: str = "",
-    recipients: Iterable[str | Program] = (),
-    description: str = "",
-    discloser: str = "",
-    expiration_event: str = "",
-    revocation_notice_given: bool = False,
-    method: str = "",
-    attempt_id: int | None = None,
-) -> None:
+def consent_validate(*, data: ConsentInput) -> None:
     """Raise ValidationError naming every missing or bad field; write nothing."""
-    _draft(**locals())
+    _draft(data)
 
 
-def consent_create(
-    *,
-    contact: Contact | None,
-    kind: str,
-    signed_at: datetime | None,
-    actor: str,
-    number: str = "",
-    purposes: Iterable[str] = (),
-    expires_at: datetime | _Unset | None = UNSET,
-    signature: str = "",
-    recipients: Iterable[str | Program] = (),
-    description: str = "",
-    discloser: str = "",
-    expiration_event: str = "",
-    revocation_notice_given: bool = False,
-    method: str = "",
-    attempt_id: int | None = None,
-    source: str = ConsentSource.API,
-) -> Consent:
+def consent_create(*, data: ConsentInput, actor: str, source: str = ConsentSource.API) -> Consent:
     """Record a consent the person gave.
 
     For `part2` every element of 42 CFR 2.31(a) is required: the patient
@@ -117,22 +127,7 @@ def consent_create(
     (`revocation_notice_given=True`), the signature and its date (`signed_at`).
     A missing element refuses the whole consent and nothing is stored.
     """
-    draft = _draft(
-        contact=contact,
-        kind=kind,
-        signed_at=signed_at,
-        number=number,
-        purposes=purposes,
-        expires_at=expires_at,
-        signature=signature,
-        recipients=recipients,
-        description=description,
-        discloser=discloser,
-        expiration_event=expiration_event,
-        revocation_notice_given=revocation_notice_given,
-        method=method,
-        attempt_id=attempt_id,
-    )
+    draft = _draft(data)
     consent = draft.consent
     consent.source = ConsentSource(source)
     consent.recorded_by = actor
@@ -160,23 +155,13 @@ def consent_create(
     return consent
 
 
-def _draft(
-    *,
-    contact: Contact | None,
-    kind: str,
-    signed_at: datetime | None,
-    number: str,
-    purposes: Iterable[str],
-    expires_at: datetime | _Unset | None,
-    signature: str,
-    recipients: Iterable[str | Program],
-    description: str,
-    discloser: str,
-    expiration_event: str,
-    revocation_notice_given: bool,
-    method: str,
-    attempt_id: int | None,
-) -> _Draft:
+def _draft(data: ConsentInput) -> _Draft:
+    """The consent as it would be stored, or ValidationError naming every bad field."""
+    contact, kind, signed_at = data.contact, data.kind, data.signed_at
+    number, purposes, expires_at = data.number, data.purposes, data.expires_at
+    signature, recipients, description = data.signature, data.recipients, data.description
+    discloser, expiration_event, method = data.discloser, data.expiration_event, data.method
+    revocation_notice_given, attempt_id = data.revocation_notice_given, data.attempt_id
     errors: dict[str, str] = {}
     now = timezone.now()
 
@@ -186,13 +171,14 @@ def _draft(
         errors["kind"] = f"Use one of: {', '.join(ConsentKind.values)}."
         raise ValidationError(errors)
     kind = ConsentKind(kind)
-    is_part2 = kind == ConsentKind.PART2
+    rules = _KINDS[kind]
+    is_part2 = rules.part2
 
     if not method:
-        method = _DEFAULT_METHOD[kind]
+        method = rules.method
     if method not in ConsentMethod.values:
         errors["method"] = f"Use one of: {', '.join(ConsentMethod.values)}."
-    elif kind in _SIGNED_KINDS and method != ConsentMethod.WRITTEN:
+    elif rules.signed and method != ConsentMethod.WRITTEN:
         errors["method"] = "This consent must be given in writing and signed."
 
     if signed_at is None:
@@ -204,7 +190,7 @@ def _draft(
 
     e164 = ""
     number = (number or "").strip()
-    if kind in NUMBER_KINDS:
+    if rules.names_number:
         if not number:
             errors["number"] = "A TCPA consent names the number it allows calls to."
         else:
@@ -216,18 +202,18 @@ def _draft(
         errors["number"] = "Only TCPA consents name a number."
 
     queue_purposes, free_purposes = _split_purposes(purposes)
-    if kind in NUMBER_KINDS:
+    if rules.names_number:
         if free_purposes:
             errors["purposes"] = f"Use only: {', '.join(sorted(_QUEUE_PURPOSES))}."
         elif not queue_purposes:
             errors["purposes"] = "Name at least one purpose the calls are for."
     elif is_part2 and not (queue_purposes or free_purposes):
         errors["purposes"] = _part2_msg(True, "The purpose of the disclosure is required.", "5")
-    elif kind == ConsentKind.RECORDING and (queue_purposes or free_purposes):
+    elif not rules.purposes and (queue_purposes or free_purposes):
         errors["purposes"] = "A recording consent covers a call, not purposes."
 
     signature = (signature or "").strip()
-    if kind in _SIGNED_KINDS and not signature:
+    if rules.signed and not signature:
         errors["signature"] = _part2_msg(is_part2, "The signature is required.", "8")
 
     expiration_event = (expiration_event or "").strip()
@@ -284,7 +270,7 @@ def _draft(
         for name, value in (("description", description), ("discloser", discloser)):
             if value:
                 errors[name] = "Only a Part 2 consent carries this element."
-    if attempt_id is not None and kind != ConsentKind.RECORDING:
+    if attempt_id is not None and not rules.of_a_call:
         errors["attempt_id"] = "Only a recording consent belongs to a call."
 
     if errors:

@@ -22,7 +22,7 @@ from campaigns.selectors import queue_by_slug
 from campaigns.services import PhoneInput, contact_create, phone_add
 from common.phones import to_e164
 from consent.models import Consent
-from consent.services import consent_create
+from consent.services import ConsentInput, consent_create
 from dialer.acts.idempotency import Recorded, recorded_once
 from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskOrigin, TaskStatus
@@ -145,9 +145,12 @@ def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[C
             else []
         )
         if not candidates:
-            return Recorded(consent_create(contact=contact, actor=actor, **fields), created=True)
+            return Recorded(
+                consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor),
+                created=True,
+            )
         savepoint = transaction.savepoint()
-        new = consent_create(contact=contact, actor=actor, **fields)
+        new = consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor)
         content = _consent_content(new)
         same = next((c for c in candidates if _consent_content(c) == content), None)
         if same is None:

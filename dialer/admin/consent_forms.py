@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Contact, Program, Purpose
 from consent.models import AlumniImport, Consent, ConsentKind, ConsentMethod, RevocationChannel
-from consent.services import UNSET, consent_validate
+from consent.services import UNSET, ConsentInput, consent_validate
 from dialer.acts.alumni_file import alumni_parse
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -99,37 +99,37 @@ class ConsentForm(forms.ModelForm):  # type: ignore[type-arg]
         if self.errors:
             return data
         try:
-            consent_validate(**self.service_inputs())
+            consent_validate(data=self.service_inputs())
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 target = _FIELD_FOR_INPUT.get(name, name)
                 self.add_error(target if target in self.fields else None, messages)
         return data
 
-    def service_inputs(self) -> dict[str, Any]:
-        """The form's values under the service's (and API's) input names."""
+    def service_inputs(self) -> ConsentInput:
+        """The form's values as the service's (and the API's) one input type."""
         d = self.cleaned_data
         expires_at: datetime | object | None = d.get("expires_at") or UNSET
         if d.get("expires_never") and expires_at is UNSET:
             expires_at = None
         recipients: list[Any] = list(d.get("recipient_programs") or [])
         recipients += _lines(d.get("outside_recipients"))
-        return {
-            "contact": d.get("contact"),
-            "kind": d.get("kind", ""),
-            "signed_at": d.get("signed_at"),
-            "number": d.get("number", ""),
-            "purposes": [*(d.get("purposes") or []), *_lines(d.get("other_purposes"))],
-            "expires_at": expires_at,
-            "signature": d.get("signature", ""),
-            "recipients": recipients,
-            "description": d.get("description", ""),
-            "discloser": d.get("discloser", ""),
-            "expiration_event": d.get("expiration_event", ""),
-            "revocation_notice_given": bool(d.get("revocation_notice_given")),
-            "method": d.get("method", ""),
-            "attempt_id": d.get("attempt_id"),
-        }
+        return ConsentInput.of(
+            contact=d.get("contact"),
+            kind=d.get("kind", ""),
+            signed_at=d.get("signed_at"),
+            number=d.get("number", ""),
+            purposes=[*(d.get("purposes") or []), *_lines(d.get("other_purposes"))],
+            expires_at=expires_at,
+            signature=d.get("signature", ""),
+            recipients=recipients,
+            description=d.get("description", ""),
+            discloser=d.get("discloser", ""),
+            expiration_event=d.get("expiration_event", ""),
+            revocation_notice_given=bool(d.get("revocation_notice_given")),
+            method=d.get("method", ""),
+            attempt_id=d.get("attempt_id"),
+        )
 
 
 def _lines(text: str | None) -> list[str]:

@@ -146,7 +146,9 @@ class ConsentAdmin(ProgramScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Consent, form: Any, change: bool) -> None:
         created = consent_create(
-            **form.service_inputs(), actor=actor_of(request), source=ConsentSource.ADMIN
+            data=form.service_inputs(),
+            actor=actor_of(request),
+            source=ConsentSource.ADMIN,
         )
         obj.pk, obj.kind = created.pk, created.kind
         obj._state.adding = False

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from campaigns.models import Contact
 from campaigns.roles import COMPLIANCE_OFFICER
 from consent.disclosures import consents_export_csv
-from consent.services import consent_create
+from consent.services import ConsentInput, consent_create
 from dialer.acts import alumni_import as module
 from dialer.acts.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
 from dialer.acts.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword
@@ -59,10 +59,9 @@ def test_nothing_identifying_reaches_a_log_line_or_an_error(
     refused(lambda: part2(alum, description="", signature=""))
     refused(
         lambda: consent_create(
-            contact=alum,
-            kind="part2",
-            signed_at=timezone.now(),
-            number="305-555-0199",
+            data=ConsentInput.of(
+                contact=alum, kind="part2", signed_at=timezone.now(), number="305-555-0199"
+            ),
             actor=SYSTEM,
         )
     )

@@ -14,7 +14,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from campaigns.models import Queue
-from consent.services import consent_create, consent_revoke
+from consent.services import ConsentInput, consent_create, consent_revoke
 from dialer.acts.revocation import consent_revoke_and_cancel
 from dialer.api.clients import api_client_create
 from dialer.backends import CallStatus
@@ -100,11 +100,13 @@ def test_a_dnc_request_after_planning_stops_the_call(
 
 def _express_consent(portfolio: Portfolio) -> int:
     consent = consent_create(
-        contact=portfolio.contact_a,
-        kind="tcpa_express",
-        number=NUMBER_A,
-        purposes=["callback"],
-        signed_at=MONDAY_MORNING - timedelta(days=10),
+        data=ConsentInput.of(
+            contact=portfolio.contact_a,
+            kind="tcpa_express",
+            number=NUMBER_A,
+            purposes=["callback"],
+            signed_at=MONDAY_MORNING - timedelta(days=10),
+        ),
         actor=SYSTEM,
     )
     return consent.pk

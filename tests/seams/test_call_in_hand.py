@@ -20,7 +20,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consent.services import consent_create, consent_revoke
+from consent.services import ConsentInput, consent_create, consent_revoke
 from dialer.acts.optout import dnc_request_record
 from dialer.acts.revocation import consent_revoke_and_cancel
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
@@ -118,11 +118,13 @@ def test_a_revocation_after_the_take_refuses_the_dial(
     portfolio: Portfolio, monday: time_machine.Traveller
 ) -> None:
     consent = consent_create(
-        contact=portfolio.contact_a,
-        kind="tcpa_express",
-        number=NUMBER_A,
-        purposes=["callback"],
-        signed_at=timezone.now() - timedelta(days=10),
+        data=ConsentInput.of(
+            contact=portfolio.contact_a,
+            kind="tcpa_express",
+            number=NUMBER_A,
+            purposes=["callback"],
+            signed_at=timezone.now() - timedelta(days=10),
+        ),
         actor=SYSTEM,
     )
     taken = _taken(portfolio)
@@ -140,11 +142,13 @@ def test_a_revoked_consent_alone_is_seen_by_the_fresh_decision(
 ) -> None:
     """The consent half only (no task cancelled): the decision itself reads the revocation."""
     consent = consent_create(
-        contact=portfolio.contact_a,
-        kind="tcpa_express",
-        number=NUMBER_A,
-        purposes=["callback"],
-        signed_at=timezone.now() - timedelta(days=10),
+        data=ConsentInput.of(
+            contact=portfolio.contact_a,
+            kind="tcpa_express",
+            number=NUMBER_A,
+            purposes=["callback"],
+            signed_at=timezone.now() - timedelta(days=10),
+        ),
         actor=SYSTEM,
     )
     taken = _taken(portfolio)

@@ -30,7 +30,7 @@ from campaigns.roles import (
 )
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 from consent.models import Consent
-from consent.services import consent_create
+from consent.services import ConsentInput, consent_create
 from dialer.acts.appointments import appointment_record
 from dialer.acts.enrollments import enrollment_create
 
@@ -181,25 +181,29 @@ class Command(BaseCommand):
         former = contact.patient_status == "former"
         if former:
             consent_create(
-                contact=contact,
-                kind="tcpa_written",
-                number=number.number,
-                purposes=["reactivation"],
-                signed_at=signed,
-                signature="/s/ demo e-signature",
+                data=ConsentInput.of(
+                    contact=contact,
+                    kind="tcpa_written",
+                    number=number.number,
+                    purposes=["reactivation"],
+                    signed_at=signed,
+                    signature="/s/ demo e-signature",
+                ),
                 actor=actor,
             )
         consent_create(
-            contact=contact,
-            kind="part2",
-            purposes=["reactivation"] if former else ["reminder"],
-            signed_at=signed,
-            expires_at=None,
-            expiration_event="one year after discharge",
-            signature="/s/ demo signature on paper",
-            recipients=[program.slug],
-            description="that the person attended the program, and the discharge date",
-            revocation_notice_given=True,
+            data=ConsentInput.of(
+                contact=contact,
+                kind="part2",
+                purposes=["reactivation"] if former else ["reminder"],
+                signed_at=signed,
+                expires_at=None,
+                expiration_event="one year after discharge",
+                signature="/s/ demo signature on paper",
+                recipients=[program.slug],
+                description="that the person attended the program, and the discharge date",
+                revocation_notice_given=True,
+            ),
             actor=actor,
         )
 

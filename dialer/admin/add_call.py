@@ -13,8 +13,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import ForeignKey
-from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -29,8 +27,8 @@ from common.scoping import ProgramScopedAdmin, sees_all, user_program_ids
 from dialer.acts.appointment_import import appointments_import_submit, appointments_parse
 from dialer.acts.appointments import AppointmentError, appointment_record
 from dialer.acts.callbacks import CallbackError, callback_request
-from dialer.admin.consent_forms import MAX_UPLOAD_BYTES
 from dialer.admin.requests import actor_of
+from dialer.admin.uploads import ImportAdmin, UploadForm
 from dialer.decision.clock import utc_of
 from dialer.models import Appointment, AppointmentImport, CallTask
 
@@ -203,7 +201,7 @@ class AppointmentAdmin(ReadOnlyAdmin, ProgramScopedAdmin):
         return self.get_readonly_fields(request, obj)
 
 
-class AppointmentImportForm(forms.ModelForm):  # type: ignore[type-arg]
+class AppointmentImportForm(UploadForm):
     file = forms.FileField(
         help_text=(
             "CSV, UTF-8, with a header: external_id (the EMR's appointment id), contact (the "
@@ -214,15 +212,6 @@ class AppointmentImportForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = AppointmentImport
         fields = ["queue"]
-
-    def clean_file(self) -> bytes:
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(
-                f"At most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split the file."
-            )
-        data: bytes = upload.read()
-        return data
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -239,34 +228,14 @@ class AppointmentImportForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(AppointmentImport)
-class AppointmentImportAdmin(ProgramScopedAdmin):
+class AppointmentImportAdmin(ImportAdmin):
     """Upload an EMR's appointments into a reminder queue; read the report per row."""
 
-    program_path = "queue__program"
+    queue_purpose = Purpose.REMINDER
     form = AppointmentImportForm
     list_display = ["__str__", "queue", "done", "summary", "created_at"]
     list_select_related = ["queue__program"]
     view_fields = ["queue", "done", "requested_by", "created_at", "summary", "report_table"]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.view_fields if obj is not None else ["queue", "file"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.view_fields if obj is not None else []
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> ModelChoiceField[Any] | None:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and field.queryset is not None and db_field.name == "queue":
-            field.queryset = field.queryset.filter(purpose=Purpose.REMINDER)
-        return field
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         run, errors = appointments_import_submit(

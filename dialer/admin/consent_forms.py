@@ -18,8 +18,7 @@ from campaigns.models import Contact, Program, Purpose
 from consent.models import AlumniImport, Consent, ConsentKind, ConsentMethod, RevocationChannel
 from consent.services import UNSET, ConsentInput, consent_validate
 from dialer.acts.alumni_file import alumni_parse
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+from dialer.admin.uploads import UploadForm
 
 # Service input name -> the form field that carries it (where they differ).
 _FIELD_FOR_INPUT = {"recipients": "recipient_programs"}
@@ -169,7 +168,7 @@ class ExportForm(forms.Form):
         )
 
 
-class AlumniImportForm(forms.ModelForm):  # type: ignore[type-arg]
+class AlumniImportForm(UploadForm):
     file = forms.FileField(
         help_text=(
             "CSV, UTF-8, with a header: external_id, phone (required); first_name, last_name, "
@@ -180,15 +179,6 @@ class AlumniImportForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = AlumniImport
         fields = ["queue"]
-
-    def clean_file(self) -> bytes:
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(
-                f"At most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split the file."
-            )
-        data: bytes = upload.read()
-        return data
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -7,8 +7,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import ForeignKey
-from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -20,6 +18,7 @@ from consent.models import AlumniImport, Disclosure
 from dialer.acts.alumni_import import AlumniImportReport, alumni_import_submit
 from dialer.admin.consent_forms import AlumniImportForm
 from dialer.admin.requests import actor_of
+from dialer.admin.uploads import ImportAdmin
 
 
 @admin.register(Disclosure)
@@ -56,10 +55,10 @@ class DisclosureAdmin(ProgramScopedAdmin):
 
 
 @admin.register(AlumniImport)
-class AlumniImportAdmin(ProgramScopedAdmin):
+class AlumniImportAdmin(ImportAdmin):
     """Upload an alumni list into a reactivation queue; read the report per row."""
 
-    program_path = "queue__program"
+    queue_purpose = Purpose.REACTIVATION
     form = AlumniImportForm
     list_display = ["__str__", "queue", "status", "rows_total", "rows_done", "queued", "created_at"]
     list_filter = ["status", "queue__program"]
@@ -75,26 +74,6 @@ class AlumniImportAdmin(ProgramScopedAdmin):
         "summary",
         "report_table",
     ]
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.view_fields if obj is not None else ["queue", "file"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.view_fields if obj is not None else []
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> ModelChoiceField[Any] | None:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and field.queryset is not None and db_field.name == "queue":
-            field.queryset = field.queryset.filter(purpose=Purpose.REACTIVATION)
-        return field
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: AlumniImport, form: Any, change: bool) -> None:
         run, report = alumni_import_submit(

@@ -31,7 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actors import actor_for_user, actor_system
 from audit.services import audit_record
-from dialer.preview import preview_release_for_user
+from dialer.runtime.preview import preview_release_for_user
 
 PENDING_KEY = "access.pending"  # {"user": id, "at": epoch seconds}: passed the password step
 LAST_SEEN_KEY = "access.last_seen"  # epoch seconds of the session's last request

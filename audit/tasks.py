@@ -1,5 +1,5 @@
 """The sealer as a Celery task: beat runs one short pass every AUDIT_SEAL_INTERVAL_SECONDS
-(dialer.schedules), on the dispatch queue, so that long bulk work never delays it."""
+(dialer.runtime.schedules), on the dispatch queue, so that long bulk work never delays it."""
 
 from __future__ import annotations
 

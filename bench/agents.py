@@ -3,7 +3,7 @@
     python bench/agents.py            # 20 staff, 5,000 callbacks
     python bench/agents.py --quick    # 4 staff, 150 callbacks (smoke run)
 
-The real code runs: pacing and assignment (`dialer.pacing.pace`), dispatch,
+The real code runs: pacing and assignment (`dialer.runtime.pacing.pace`), dispatch,
 the staff presence services, the last check when the staff leg answers
 (`staff_leg_answered`), the Twilio agent-first backend placing the staff leg
 and adding the contact to the conference (`dialer.backends.twilio_agent`),
@@ -22,7 +22,7 @@ a conversation; in preview they spend 20 s reading and dialling by hand, and
 over a span that loads the staff at 90% of their agent-first capacity; each is
 tried once. Figures:
 - `abandonment_rate`: abandoned over calls answered by a person (the 30-day rate
-  of `dialer.abandonment`, over this run);
+  of `dialer.runtime.abandonment`, over this run);
 - `staff_utilization`: the share of the staff's available time spent on a call
   (agent-first: from answering their leg to the call's end; preview: from the
   dial to the call's end), available time running from the first arrival to
@@ -267,18 +267,18 @@ def _keep_pages_open() -> None:
 
 
 def _abandonment(queue: Any, end_s: float) -> float:
-    from dialer.abandonment import abandonment_rate
+    from dialer.runtime.abandonment import abandonment_rate
 
     return abandonment_rate(queue_id=queue.pk, at=START + timedelta(seconds=end_s + 1)).rate
 
 
 def run_agent_first(staff_n: int, calls: list[Call], arrivals: list[float]) -> Figures:
     import dialer.backends.twilio as twilio_module
-    from dialer.agent_first import staff_leg_answered
+    from dialer.acts.agent_first import staff_leg_answered
     from dialer.backends.events import CallEvent, attempt_event_apply
     from dialer.backends.twilio_agent import contact_leg_add
-    from dialer.pacing import pace
     from dialer.presence import presence_set
+    from dialer.runtime.pacing import pace
 
     sim_twilio = SimTwilio()
     twilio_module.twilio_client = lambda: sim_twilio  # the provider, simulated
@@ -356,10 +356,10 @@ def run_agent_first(staff_n: int, calls: list[Call], arrivals: list[float]) -> F
 
 
 def run_preview(staff_n: int, calls: list[Call], arrivals: list[float]) -> Figures:
+    from dialer.acts.outcomes import attempt_outcome_record
     from dialer.backends.events import CallEvent, outcome_of
-    from dialer.dispatch import dispatch_task
-    from dialer.outcomes import attempt_outcome_record
-    from dialer.preview import preview_dial, preview_take_next
+    from dialer.runtime.dispatch import dispatch_task
+    from dialer.runtime.preview import preview_dial, preview_take_next
 
     ring_s = float(max(15, settings.TELEPHONY_RING_SECONDS))
     figures = Figures()
@@ -463,10 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         f" (load {LOAD:.0%}); mix: {mix}"
     )
 
-    import dialer.pacing
+    import dialer.presence
 
     # Pacing runs here when the simulation says so, not through Celery messages on commit.
-    dialer.pacing.pace_on_commit = lambda **kwargs: None
+    dialer.presence.pace_on_commit = lambda **kwargs: None
     connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_agents_{os.getpid()}"
     creation = connection.creation
     original = connection.settings_dict["NAME"]

@@ -91,7 +91,7 @@ def seed(rng: random.Random) -> tuple[str, list[str]]:
     from audit.actors import actor_system
     from campaigns.models import ALL_DAYS
     from campaigns.services import PhoneInput, contact_create, program_create, queue_create
-    from dialer.api_clients import api_client_create
+    from dialer.api.clients import api_client_create
 
     actor = actor_system("bench")
     program = program_create(slug="bench", legal_name="Bench", state="NY", actor=actor)

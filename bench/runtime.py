@@ -193,7 +193,7 @@ def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float
     from django.test import Client
 
     from audit.actors import actor_system
-    from dialer.api_clients import api_client_create
+    from dialer.api.clients import api_client_create
 
     program, _ = _program(place, "bench-callbacks")
     _, token = api_client_create(program=program, name="bench", actor=actor_system("bench"))
@@ -284,7 +284,7 @@ def _seed_backlog(place: Place, n: int) -> int:
 
 
 def planner_tick(place: Place, n: int) -> tuple[float, Any]:
-    from dialer.planner import plan_queue
+    from dialer.runtime.planner import plan_queue
     from dialer.tasks import _enqueue_dispatch
 
     queue_id = _seed_backlog(place, n)

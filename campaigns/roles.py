@@ -33,7 +33,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "campaigns.queue": ("view", "add", "change"),
         "campaigns.script": ("view", "add"),
         "dialer.calltask": ("view",),
-        # Their queues' planning schedules only (dialer.admin.ScheduleAdmin scopes the
+        # Their queues' planning schedules only (dialer.admin.call_tasks.ScheduleAdmin scopes the
         # list and the form); crontab rows are shared values, changed by operators alone.
         "django_celery_beat.periodictask": ("view", "change"),
     },

@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigns.models import Contact, PatientStatus, PhoneNumber, Program, Purpose
+from campaigns.models import Contact, PhoneNumber, Program, Purpose
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, mask, to_e164
 from common.together import Statement, fetch_all
+from consent.coverage import CONSENT_MISSING, Blocker, consent_coverage
 from consent.facts import ConsentFact
 from consent.models import NUMBER_KINDS, Consent, ConsentKind, Disclosure
 from consent.services import DISCLOSURE_ACCOUNTING_PERIOD
@@ -41,17 +42,7 @@ __all__ = [
     "disclosures_for_patient",
 ]
 
-PART2_CONSENT_MISSING = "part2_consent_missing"
-CONSENT_MISSING = "consent_missing"
-CONSENT_REVOKED = "consent_revoked"
 INVALID_NUMBER = "invalid_number"
-
-# The TCPA consent kinds that can carry a call for each purpose (as the decision reads them).
-TCPA_KINDS_FOR_PURPOSE: dict[str, frozenset[str]] = {
-    Purpose.CALLBACK: frozenset({ConsentKind.TCPA_EXPRESS, ConsentKind.TCPA_WRITTEN}),
-    Purpose.REMINDER: frozenset({ConsentKind.TCPA_EXPRESS, ConsentKind.TCPA_WRITTEN}),
-    Purpose.REACTIVATION: frozenset({ConsentKind.TCPA_WRITTEN}),
-}
 
 FactKey = tuple[int, str]  # (contact id, E.164 number called)
 _Row = tuple[
@@ -174,12 +165,6 @@ def _fact(row: _Row, number_hash: str | None) -> ConsentFact:
 
 
 @dataclass(frozen=True)
-class Blocker:
-    code: str  # a stable reason code of API.md
-    detail: str  # for people; never a number or a name
-
-
-@dataclass(frozen=True)
 class Coverage:
     """Whether consents allow a call (contact, number, program, purpose) at an instant."""
 
@@ -207,84 +192,42 @@ def coverage_of(
     purpose: str,
     at: datetime,
     provided_by_patient: bool | None = None,
+    callback_requested_at: datetime | None = None,
 ) -> Coverage:
-    """The consent rules of the decision, over one call's facts (pure).
+    """The decision's consent rules (consent.coverage) over one call's facts, in words (pure).
 
-    1. Part 2: a current or former patient needs an active Part 2 consent that
-       names this program as recipient and covers the purpose.
-    2. Revocation: a TCPA consent for this number and purpose was revoked and
-       no active one replaces it.
-    3. The queue's basis: reactivation needs active written consent naming the
-       number; a reminder needs a number the patient gave; a callback rests on
-       the person's own request, which lives on the task, not here.
+    Adds what the queue's basis rests on and, for a reminder, the healthcare
+    exemption's term that the number was one the patient gave.
     """
     facts = tuple(facts)
-    blockers: list[Blocker] = []
-    relied: list[int] = []
-
-    if patient_status != PatientStatus.NONE:
-        part2 = [
-            c
-            for c in facts
-            if c.kind == ConsentKind.PART2
-            and program_id in c.recipient_program_ids
-            and purpose in c.purposes
-        ]
-        active = [c for c in part2 if c.active_at(at)]
-        if active:
-            relied.extend(c.id for c in active)
-        else:
-            if any(c.revoked_at is not None and c.revoked_at <= at for c in part2):
-                why = "the Part 2 consent naming this program for {p} was revoked"
-            elif any(c.expires_at is not None and c.expires_at <= at for c in part2):
-                why = "the Part 2 consent naming this program for {p} has expired"
-            elif part2:
-                why = "the Part 2 consent naming this program for {p} is not yet in effect"
-            else:
-                why = "no Part 2 consent names this program as recipient for {p}"
-            blockers.append(Blocker(PART2_CONSENT_MISSING, why.format(p=purpose)))
-
-    kinds = TCPA_KINDS_FOR_PURPOSE.get(purpose, TCPA_KINDS_FOR_PURPOSE[Purpose.REACTIVATION])
-    tcpa = [c for c in facts if c.kind in kinds and c.covers_number and purpose in c.purposes]
-    tcpa_active = [c for c in tcpa if c.active_at(at)]
-    revoked = [c for c in tcpa if c.revoked_at is not None and c.revoked_at <= at]
-    if revoked and not tcpa_active:
-        last = max(revoked, key=lambda c: c.revoked_at or at)
-        when = (last.revoked_at or at).astimezone(UTC)
-        detail = f"{last.kind} consent {last.id} for {purpose} revoked on {when:%Y-%m-%d}"
-        if purpose == Purpose.CALLBACK:
-            detail += " (a callback requested after it would replace it)"
-        blockers.append(Blocker(CONSENT_REVOKED, detail))
-
+    found = consent_coverage(
+        consents=facts,
+        patient_status=patient_status,
+        program_id=program_id,
+        purpose=purpose,
+        at=at,
+        callback_requested_at=callback_requested_at,
+    )
+    blockers = list(found.blockers)
     if purpose == Purpose.REACTIVATION:
-        written = [c for c in tcpa_active if c.kind == ConsentKind.TCPA_WRITTEN]
-        if written:
-            relied.extend(c.id for c in written)
-            basis = f"prior express written consent {', '.join(str(c.id) for c in written)}"
-        else:
-            basis = "prior express written consent naming this number"
-            blockers.append(
-                Blocker(
-                    CONSENT_MISSING, "no active written consent covers this number for reactivation"
-                )
-            )
+        written = [
+            c for c in found.relied_on if c in {f.id for f in facts if f.kind == "tcpa_written"}
+        ]
+        basis = (
+            f"prior express written consent {', '.join(str(i) for i in written)}"
+            if written
+            else "prior express written consent naming this number"
+        )
     elif purpose == Purpose.REMINDER:
         basis = "the healthcare exemption: a number the patient gave, and an appointment"
         if provided_by_patient is False:
             blockers.append(Blocker(CONSENT_MISSING, "the number was not provided by the patient"))
-        relied.extend(c.id for c in tcpa_active)
     elif purpose == Purpose.CALLBACK:
         basis = "the person's own request (the callback's request time, on the task)"
-        relied.extend(c.id for c in tcpa_active)
     else:
         basis = "unknown purpose"
-        blockers.append(Blocker(CONSENT_MISSING, "the queue's purpose is not one the rules know"))
-
     return Coverage(
-        covered=not blockers,
-        blockers=tuple(blockers),
-        relied_on=tuple(dict.fromkeys(relied)),
-        basis=basis,
+        covered=not blockers, blockers=tuple(blockers), relied_on=found.relied_on, basis=basis
     )
 
 

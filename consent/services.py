@@ -1,4 +1,7 @@
-"""Writes to consents, disclosures and alumni imports; each act audited in its transaction.
+"""Writes to consents: record and revoke, each act audited in its transaction.
+
+Disclosures and the export are in consent.disclosures, alumni import runs in
+consent.alumni_runs.
 
 Input names follow `POST /consents/` in API.md, so the API can pass its
 validated body straight through. Errors are `ValidationError({field: message})`
@@ -7,9 +10,7 @@ and never echo a number, a name or a signature.
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,22 +18,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from campaigns.models import Contact, Program, Purpose, Queue
+from campaigns.models import Contact, Program, Purpose
 from common.crypto import keyed_hash
-from common.phones import InvalidPhoneNumber, mask, to_e164
+from common.phones import InvalidPhoneNumber, to_e164
 from consent.models import (
-    NUMBER_KINDS,
-    AlumniImport,
     Consent,
     ConsentKind,
     ConsentMethod,
     ConsentSource,
-    Disclosure,
-    ImportStatus,
     RevocationChannel,
 )
 
@@ -46,13 +42,26 @@ PART2_NOTICE_NAME = "2.32 statement 2"
 # The accounting of disclosures covers three years (42 CFR 2.25).
 DISCLOSURE_ACCOUNTING_PERIOD = timedelta(days=3 * 366)
 
-_DEFAULT_METHOD = {
-    ConsentKind.TCPA_EXPRESS: ConsentMethod.VERBAL,
-    ConsentKind.TCPA_WRITTEN: ConsentMethod.WRITTEN,
-    ConsentKind.PART2: ConsentMethod.WRITTEN,
-    ConsentKind.RECORDING: ConsentMethod.VERBAL,
+
+@dataclass(frozen=True)
+class _KindRules:
+    """What a kind of consent must carry, and may not."""
+
+    method: str  # the method when none is given
+    signed: bool  # given in writing and signed
+    names_number: bool  # TCPA: names the number it allows calls to, for queue purposes
+    part2: bool  # carries the elements of 42 CFR 2.31(a)
+    purposes: bool  # carries purposes (a recording consent covers a call instead)
+    of_a_call: bool  # belongs to one call (attempt_id)
+
+
+# Per kind, the whole table of what `_draft` checks.
+_KINDS: dict[str, _KindRules] = {
+    ConsentKind.TCPA_EXPRESS: _KindRules(ConsentMethod.VERBAL, False, True, False, True, False),
+    ConsentKind.TCPA_WRITTEN: _KindRules(ConsentMethod.WRITTEN, True, True, False, True, False),
+    ConsentKind.PART2: _KindRules(ConsentMethod.WRITTEN, True, False, True, True, False),
+    ConsentKind.RECORDING: _KindRules(ConsentMethod.VERBAL, False, False, False, False, True),
 }
-_SIGNED_KINDS = frozenset({ConsentKind.TCPA_WRITTEN, ConsentKind.PART2})
 _QUEUE_PURPOSES = frozenset(p.value for p in Purpose)
 
 
@@ -65,51 +74,48 @@ UNSET = _Unset.UNSET
 
 
 @dataclass(frozen=True)
+class ConsentInput:
+    """A consent as given, under the API's names: the one input type of the services, the
+    admin form and the API (`ConsentInput.of` takes any iterables as given)."""
+
+    contact: Contact | None
+    kind: str
+    signed_at: datetime | None
+    number: str = ""
+    purposes: tuple[str, ...] = ()
+    expires_at: datetime | _Unset | None = UNSET
+    signature: str = ""
+    recipients: tuple[str | Program, ...] = ()
+    description: str = ""
+    discloser: str = ""
+    expiration_event: str = ""
+    revocation_notice_given: bool = False
+    method: str = ""
+    attempt_id: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        purposes: Iterable[str] = (),
+        recipients: Iterable[str | Program] = (),
+        **fields: Any,
+    ) -> ConsentInput:
+        return cls(purposes=tuple(purposes or ()), recipients=tuple(recipients or ()), **fields)
+
+
+@dataclass(frozen=True)
 class _Draft:
     consent: Consent
     recipient_programs: tuple[Program, ...]
 
 
-def consent_validate(
-    *,
-    contact: Contact | None,
-    kind: str,
-    signed_at: datetime | None,
-    number: str = "",
-    purposes: Iterable[str] = (),
-    expires_at: datetime | _Unset | None = UNSET,
-    signature: str = "",
-    recipients: Iterable[str | Program] = (),
-    description: str = "",
-    discloser: str = "",
-    expiration_event: str = "",
-    revocation_notice_given: bool = False,
-    method: str = "",
-    attempt_id: int | None = None,
-) -> None:
+def consent_validate(*, data: ConsentInput) -> None:
     """Raise ValidationError naming every missing or bad field; write nothing."""
-    _draft(**locals())
+    _draft(data)
 
 
-def consent_create(
-    *,
-    contact: Contact | None,
-    kind: str,
-    signed_at: datetime | None,
-    actor: str,
-    number: str = "",
-    purposes: Iterable[str] = (),
-    expires_at: datetime | _Unset | None = UNSET,
-    signature: str = "",
-    recipients: Iterable[str | Program] = (),
-    description: str = "",
-    discloser: str = "",
-    expiration_event: str = "",
-    revocation_notice_given: bool = False,
-    method: str = "",
-    attempt_id: int | None = None,
-    source: str = ConsentSource.API,
-) -> Consent:
+def consent_create(*, data: ConsentInput, actor: str, source: str = ConsentSource.API) -> Consent:
     """Record a consent the person gave.
 
     For `part2` every element of 42 CFR 2.31(a) is required: the patient
@@ -121,22 +127,7 @@ def consent_create(
     (`revocation_notice_given=True`), the signature and its date (`signed_at`).
     A missing element refuses the whole consent and nothing is stored.
     """
-    draft = _draft(
-        contact=contact,
-        kind=kind,
-        signed_at=signed_at,
-        number=number,
-        purposes=purposes,
-        expires_at=expires_at,
-        signature=signature,
-        recipients=recipients,
-        description=description,
-        discloser=discloser,
-        expiration_event=expiration_event,
-        revocation_notice_given=revocation_notice_given,
-        method=method,
-        attempt_id=attempt_id,
-    )
+    draft = _draft(data)
     consent = draft.consent
     consent.source = ConsentSource(source)
     consent.recorded_by = actor
@@ -164,23 +155,13 @@ def consent_create(
     return consent
 
 
-def _draft(
-    *,
-    contact: Contact | None,
-    kind: str,
-    signed_at: datetime | None,
-    number: str,
-    purposes: Iterable[str],
-    expires_at: datetime | _Unset | None,
-    signature: str,
-    recipients: Iterable[str | Program],
-    description: str,
-    discloser: str,
-    expiration_event: str,
-    revocation_notice_given: bool,
-    method: str,
-    attempt_id: int | None,
-) -> _Draft:
+def _draft(data: ConsentInput) -> _Draft:
+    """The consent as it would be stored, or ValidationError naming every bad field."""
+    contact, kind, signed_at = data.contact, data.kind, data.signed_at
+    number, purposes, expires_at = data.number, data.purposes, data.expires_at
+    signature, recipients, description = data.signature, data.recipients, data.description
+    discloser, expiration_event, method = data.discloser, data.expiration_event, data.method
+    revocation_notice_given, attempt_id = data.revocation_notice_given, data.attempt_id
     errors: dict[str, str] = {}
     now = timezone.now()
 
@@ -190,13 +171,14 @@ def _draft(
         errors["kind"] = f"Use one of: {', '.join(ConsentKind.values)}."
         raise ValidationError(errors)
     kind = ConsentKind(kind)
-    is_part2 = kind == ConsentKind.PART2
+    rules = _KINDS[kind]
+    is_part2 = rules.part2
 
     if not method:
-        method = _DEFAULT_METHOD[kind]
+        method = rules.method
     if method not in ConsentMethod.values:
         errors["method"] = f"Use one of: {', '.join(ConsentMethod.values)}."
-    elif kind in _SIGNED_KINDS and method != ConsentMethod.WRITTEN:
+    elif rules.signed and method != ConsentMethod.WRITTEN:
         errors["method"] = "This consent must be given in writing and signed."
 
     if signed_at is None:
@@ -208,7 +190,7 @@ def _draft(
 
     e164 = ""
     number = (number or "").strip()
-    if kind in NUMBER_KINDS:
+    if rules.names_number:
         if not number:
             errors["number"] = "A TCPA consent names the number it allows calls to."
         else:
@@ -220,18 +202,18 @@ def _draft(
         errors["number"] = "Only TCPA consents name a number."
 
     queue_purposes, free_purposes = _split_purposes(purposes)
-    if kind in NUMBER_KINDS:
+    if rules.names_number:
         if free_purposes:
             errors["purposes"] = f"Use only: {', '.join(sorted(_QUEUE_PURPOSES))}."
         elif not queue_purposes:
             errors["purposes"] = "Name at least one purpose the calls are for."
     elif is_part2 and not (queue_purposes or free_purposes):
         errors["purposes"] = _part2_msg(True, "The purpose of the disclosure is required.", "5")
-    elif kind == ConsentKind.RECORDING and (queue_purposes or free_purposes):
+    elif not rules.purposes and (queue_purposes or free_purposes):
         errors["purposes"] = "A recording consent covers a call, not purposes."
 
     signature = (signature or "").strip()
-    if kind in _SIGNED_KINDS and not signature:
+    if rules.signed and not signature:
         errors["signature"] = _part2_msg(is_part2, "The signature is required.", "8")
 
     expiration_event = (expiration_event or "").strip()
@@ -288,7 +270,7 @@ def _draft(
         for name, value in (("description", description), ("discloser", discloser)):
             if value:
                 errors[name] = "Only a Part 2 consent carries this element."
-    if attempt_id is not None and kind != ConsentKind.RECORDING:
+    if attempt_id is not None and not rules.of_a_call:
         errors["attempt_id"] = "Only a recording consent belongs to a call."
 
     if errors:
@@ -398,7 +380,7 @@ def consent_revoke(
     """Stamp a consent revoked, at once; idempotent (a second revocation changes nothing).
 
     This is the consent half of a revocation: callers go through
-    `dialer.revocation.consent_revoke_and_cancel`, which also cancels the
+    `dialer.acts.revocation.consent_revoke_and_cancel`, which also cancels the
     pending calls the consent covered, in the same transaction.
     Never refused for its wording: any channel is recorded (`revocation_channel_of`),
     a long reason is truncated, a `revoked_at` in the future takes effect now
@@ -446,247 +428,3 @@ def consent_revoke(
             },
         )
     return consent
-
-
-# --- Disclosures (42 CFR 2.25, 2.32) -------------------------------------------------------
-
-
-def disclosure_record(
-    *,
-    contact: Contact,
-    recipient: str,
-    purpose: str,
-    description: str,
-    actor: str,
-    consent: Consent | None = None,
-    disclosed_at: datetime | None = None,
-) -> Disclosure:
-    """Record one disclosure of Part 2 data for the accounting of disclosures."""
-    errors: dict[str, str] = {}
-    recipient = " ".join((recipient or "").split())
-    purpose = " ".join((purpose or "").split())
-    if not recipient:
-        errors["recipient"] = "Name who receives the disclosure."
-    if not purpose:
-        errors["purpose"] = "State the purpose of the disclosure."
-    if consent is not None:
-        if consent.contact_id != contact.pk or consent.kind != ConsentKind.PART2:
-            errors["consent"] = "Choose a Part 2 consent of this patient."
-        elif not _active(consent, timezone.now()):
-            errors["consent"] = (
-                "This consent is not in effect (revoked, expired or not yet signed)."
-            )
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic():
-        disclosure = Disclosure.objects.create(
-            contact=contact,
-            program_id=contact.program_id,
-            consent=consent,
-            disclosed_at=disclosed_at or timezone.now(),
-            disclosed_by=actor,
-            recipient=recipient[:200],
-            purpose=purpose[:200],
-            description=description[:300],
-            notice=PART2_NOTICE_NAME,
-        )
-        audit_record(
-            actor=actor,
-            action="part2.disclosed",
-            object_type="disclosure",
-            object_id=disclosure.pk,
-            program_id=contact.program_id,
-            data={"contact": contact.pk, "consent": consent.pk if consent else None},
-        )
-    return disclosure
-
-
-def _active(consent: Consent, at: datetime) -> bool:
-    return (
-        consent.signed_at <= at
-        and (consent.expires_at is None or at < consent.expires_at)
-        and (consent.revoked_at is None or at < consent.revoked_at)
-    )
-
-
-CONSENT_EXPORT_COLUMNS = (
-    "consent_id",
-    "patient",
-    "kind",
-    "method",
-    "number",
-    "purposes",
-    "other_purposes",
-    "signed_at",
-    "signed",
-    "expires_at",
-    "expiration_event",
-    "expires_never",
-    "discloser",
-    "description",
-    "recipient_programs",
-    "outside_recipients",
-    "revocation_notice_given",
-    "revoked_at",
-    "revocation_channel",
-)
-
-
-def consents_export_csv(
-    *,
-    contact: Contact,
-    recipient: str,
-    purpose: str,
-    actor: str,
-    consent: Consent | None = None,
-) -> str:
-    """A patient's consents as CSV for a recipient; a Part 2 disclosure.
-
-    1. The file opens with the 42 CFR 2.32 notice (Statement 2).
-    2. The disclosure is recorded (who, to whom, when, what, which consent)
-       in the same transaction that builds the file: no file without its record.
-    Numbers are masked (minimum necessary); the consents themselves are the
-    "copy or explanation of the consent" that 2.32 asks to accompany it.
-    """
-    consents = list(
-        Consent.objects.filter(contact=contact)
-        .prefetch_related("recipient_programs")
-        .order_by("signed_at", "id")
-    )
-    patient = " ".join(n for n in (contact.first_name, contact.last_name) if n)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([f"# {PART2_NOTICE}"])
-    writer.writerow(CONSENT_EXPORT_COLUMNS)
-    for c in consents:
-        writer.writerow(
-            [
-                c.pk,
-                patient,
-                c.kind,
-                c.method,
-                mask(c.number or ""),
-                " ".join(c.purposes),
-                "; ".join(c.other_purpose_list),
-                c.signed_at.isoformat(),
-                "yes" if c.signature else "no",
-                c.expires_at.isoformat() if c.expires_at else "",
-                c.expiration_event,
-                "yes" if c.expires_never else "no",
-                c.discloser,
-                c.description or "",
-                " ".join(sorted(p.slug for p in c.recipient_programs.all())),
-                "; ".join(c.outside_recipient_list),
-                "yes" if c.revocation_notice_given else "no",
-                c.revoked_at.isoformat() if c.revoked_at else "",
-                c.revocation_channel,
-            ]
-        )
-    with transaction.atomic():
-        disclosure_record(
-            contact=contact,
-            recipient=recipient,
-            purpose=purpose,
-            description=f"Consent records of this patient (CSV, {len(consents)} rows)",
-            actor=actor,
-            consent=consent,
-        )
-    return out.getvalue()
-
-
-# --- Alumni import runs (the import itself is dialer.alumni_import) -------------------------
-
-
-def alumni_import_queue(*, queue: Queue, content: str, rows_total: int, actor: str) -> AlumniImport:
-    """Keep a large, already validated file (encrypted) for a worker to import."""
-    with transaction.atomic():
-        run = AlumniImport.objects.create(
-            queue=queue,
-            status=ImportStatus.QUEUED,
-            content=content,
-            rows_total=rows_total,
-            requested_by=actor,
-        )
-        audit_record(
-            actor=actor,
-            action="alumni_import.queued",
-            object_type="alumni_import",
-            object_id=run.pk,
-            program_id=queue.program_id,
-            data={"queue": queue.slug, "rows": rows_total},
-        )
-    return run
-
-
-def alumni_import_claim(*, import_id: int, stale_after: timedelta) -> AlumniImport | None:
-    """Claim a queued run (or one whose worker died) for this worker; None if another has it.
-
-    A conditional UPDATE that must change exactly one row: a second delivery of
-    the same message finds the run claimed and leaves it alone.
-    """
-    now = timezone.now()
-    claimable = Q(status=ImportStatus.QUEUED) | Q(
-        status=ImportStatus.RUNNING, claimed_at__lt=now - stale_after
-    )
-    changed = AlumniImport.objects.filter(claimable, pk=import_id).update(
-        status=ImportStatus.RUNNING, claimed_at=now
-    )
-    if changed != 1:
-        return None
-    return AlumniImport.objects.select_related("queue__program").get(pk=import_id)
-
-
-def alumni_import_progress(*, run: AlumniImport, rows_done: int, report: dict[str, Any]) -> None:
-    """Save progress inside the chunk's transaction (a resumed run starts after it)."""
-    run.rows_done = rows_done
-    run.report = report
-    run.claimed_at = timezone.now()
-    run.save(update_fields=["rows_done", "report", "claimed_at"])
-
-
-def alumni_import_finish(
-    *, run: AlumniImport, status: str, report: dict[str, Any], actor: str
-) -> AlumniImport:
-    """Close a run; the file itself is dropped (the report keeps no name or number)."""
-    with transaction.atomic():
-        run.status = ImportStatus(status)
-        run.report = report
-        run.content = None
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "report", "content", "finished_at"])
-        audit_record(
-            actor=actor,
-            action=f"alumni_import.{status}",
-            object_type="alumni_import",
-            object_id=run.pk,
-            program_id=run.queue.program_id,
-            data={"summary": report.get("summary", {})},
-        )
-    return run
-
-
-def alumni_import_store_inline(
-    *, queue: Queue, status: str, report: dict[str, Any], rows_total: int, actor: str
-) -> AlumniImport:
-    """Keep the report of a small file imported in the request (the file is not kept)."""
-    now = timezone.now()
-    with transaction.atomic():
-        run = AlumniImport.objects.create(
-            queue=queue,
-            status=ImportStatus(status),
-            rows_total=rows_total,
-            rows_done=rows_total if status == ImportStatus.DONE else 0,
-            report=report,
-            requested_by=actor,
-            claimed_at=now,
-            finished_at=now,
-        )
-        audit_record(
-            actor=actor,
-            action=f"alumni_import.{status}",
-            object_type="alumni_import",
-            object_id=run.pk,
-            program_id=queue.program_id,
-            data={"summary": report.get("summary", {})},
-        )
-    return run

@@ -8,7 +8,7 @@ DIALER_ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "campaign_manager": {
         "dialer.appointment": ("view",),
         "dialer.appointmentimport": ("view", "add"),
-        # The supervisor view (dialer.supervisor_admin): their programs' staff and queues.
+        # The supervisor view (dialer.admin.supervisor): their programs' staff and queues.
         "dialer.staffpresence": ("view",),
     },
 }
@@ -22,10 +22,7 @@ class DialerConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        # Registers the opt-out act (cancel tasks, then list the number) with the dnc app,
-        # which may not import dialer itself.
-        import dialer.optout  # noqa: F401
-        from dialer.schedules import schedules_sync_on_migrate
+        from dialer.runtime.schedules import schedules_sync_on_migrate
 
         post_migrate.connect(schedules_sync_on_migrate, sender=self)
         from campaigns.roles import roles_sync_on_migrate

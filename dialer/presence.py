@@ -9,15 +9,21 @@ PRESENCE_TIMEOUT_SECONDS counts as away, so a closed page never receives calls.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from common.phones import InvalidPhoneNumber, to_e164
 from dialer.models import CallAttempt, PresenceState, StaffPresence
+
+# The backends that dial agent-first: a call goes out only for a free staff member.
+AGENT_FIRST_BACKENDS = ("twilio", "sip")
+PACE_TASK = "dialer.pace"
 
 # sip:user@host[:port], the form a PBX or a softphone registers.
 _SIP_ADDRESS = re.compile(r"sips?:[A-Za-z0-9._~%!$&'()*+,;=-]+@[A-Za-z0-9.-]+(:\d{1,5})?")
@@ -72,8 +78,6 @@ def presence_set(
         presence.seen_at = now
         presence.save()
         if state == PresenceState.AVAILABLE:
-            from dialer.pacing import pace_on_commit
-
             # A free staff member: the next agent-first call may go now, not at the next tick.
             pace_on_commit(program_ids=user.programs.values_list("pk", flat=True))
     return presence
@@ -103,3 +107,10 @@ def available_staff(*, program_ids: list[int], now: datetime) -> list[AvailableS
         .distinct()
     )
     return [AvailableStaff(user_id, answer_at, since) for user_id, answer_at, since in rows]
+
+
+def pace_on_commit(*, program_ids: Iterable[int] | None = None) -> None:
+    """Pace these programs once the current transaction commits (a staff member became
+    free, a call ended). Sent by task name: this layer does not import the runtime."""
+    ids = sorted(set(program_ids)) if program_ids is not None else None
+    transaction.on_commit(lambda: current_app.send_task(PACE_TASK, args=(ids,)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from dialer.decision.facts import (
     RegistryFacts,
     TaskFacts,
 )
-from dialer.models import CallTask
+from dialer.models import CallAttempt, CallTask, Outcome
 from dnc.rnd.selectors import rnd_answers_from, rnd_answers_statement
 from dnc.selectors import (
     DncStatus,
@@ -134,23 +134,30 @@ class TaskRow:
         )
 
 
-_ROW_COLUMNS = (
-    "id",
-    "queue_id",
-    "contact_id",
-    "contact__program_id",
-    "contact__state",
-    "contact__postal_code",
-    "contact__patient_status",
-    "phone_token",
-    "phone__line_type",
-    "phone__provided_by_patient",
-    "attempts",
-    "last_attempt_at",
-    "requested_at",
-    "appointment_at",
-    "number_hash",
+# The row, once: each TaskRow field (in order) and the task's column it is read from.
+# The planner reads these as values (`due_task_rows`); dispatch loads them on the task
+# instances it claims (`ROW_FIELDS`, then `TaskRow.of`). The number is read as stored
+# (`phone_token`) and decrypted per row: one that no key decrypts refuses its own task.
+_ROW: tuple[tuple[str, str], ...] = (
+    ("pk", "id"),
+    ("queue_id", "queue_id"),
+    ("contact_id", "contact_id"),
+    ("program_id", "contact__program_id"),
+    ("state", "contact__state"),
+    ("postal_code", "contact__postal_code"),
+    ("patient_status", "contact__patient_status"),
+    ("number", "phone_token"),
+    ("line_type", "phone__line_type"),
+    ("provided_by_patient", "phone__provided_by_patient"),
+    ("attempts", "attempts"),
+    ("last_attempt_at", "last_attempt_at"),
+    ("requested_at", "requested_at"),
+    ("appointment_at", "appointment_at"),
+    ("number_hash", "number_hash"),
 )
+_ROW_COLUMNS = tuple(column for _, column in _ROW)
+# What a task instance must load for `TaskRow.of` (annotated with `phone_token`).
+ROW_FIELDS = tuple(column for column in _ROW_COLUMNS if column != "phone_token")
 
 
 def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = False) -> list[TaskRow]:
@@ -177,6 +184,7 @@ def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = Fals
 
 
 _NUMBER = _ROW_COLUMNS.index("phone_token")
+assert [name for name, _ in _ROW] == [f.name for f in fields(TaskRow)], "TaskRow and _ROW differ"
 
 
 def phone_number_of(token: Any) -> str | None:
@@ -388,3 +396,16 @@ def _person_keys(contact_id: int | None, number_hash: str) -> tuple[object, ...]
     if contact_id is None:
         return (number_hash,) if number_hash else ()
     return (contact_id, number_hash) if number_hash else (contact_id,)
+
+
+def previous_attempt_start(attempt: CallAttempt) -> datetime | None:
+    """When the task's last attempt before this one started (withdrawn ones never happened)."""
+    return (
+        CallAttempt.objects.filter(
+            task_id=attempt.task_id, attempt_number__lt=attempt.attempt_number
+        )
+        .exclude(outcome=Outcome.WITHDRAWN)
+        .order_by("-attempt_number")
+        .values_list("started_at", flat=True)
+        .first()
+    )

@@ -16,17 +16,18 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from audit.actors import actor_system
-from dialer.abandonment import abandonment_enforce
-from dialer.alumni_import import alumni_import_run
-from dialer.appointment_import import appointments_import_run
-from dialer.dispatch import dispatch_task, dispatch_tasks
-from dialer.health import BEAT_KEY
-from dialer.pacing import pace
-from dialer.planner import plan_queue
-from dialer.preview import preview_release_expired
-from dialer.reconciler import reconcile_stranded
-from dialer.rnd import rnd_refresh
-from dialer.schedules import schedules_sync
+from dialer.acts.alumni_import import ALUMNI_IMPORT_TASK, alumni_import_run
+from dialer.acts.appointment_import import APPOINTMENT_IMPORT_TASK, appointments_import_run
+from dialer.presence import PACE_TASK
+from dialer.runtime.abandonment import abandonment_enforce
+from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
+from dialer.runtime.health import BEAT_KEY
+from dialer.runtime.pacing import pace
+from dialer.runtime.planner import plan_queue
+from dialer.runtime.preview import preview_release_expired
+from dialer.runtime.reconciler import reconcile_stranded
+from dialer.runtime.rnd import rnd_refresh
+from dialer.runtime.schedules import schedules_sync
 
 # Planned tasks travel in chunks: one message per task costs about half a
 # millisecond to publish, which a planner handing over 100,000 calls cannot afford.
@@ -65,7 +66,7 @@ def dispatch_planned(task_ids: list[int]) -> int:
 
 @shared_task(acks_late=True, name="dialer.bulk_plan_queue")
 def plan_queue_task(queue_id: int) -> int:
-    """One queue's planning tick (its schedule is in dialer.schedules)."""
+    """One queue's planning tick (its schedule is in dialer.runtime.schedules)."""
     result = plan_queue(
         queue_id=queue_id, enqueue=_enqueue_dispatch, max_batches=PLAN_BATCHES_PER_MESSAGE
     )
@@ -74,7 +75,7 @@ def plan_queue_task(queue_id: int) -> int:
     return len(result.allowed)
 
 
-@shared_task(name="dialer.pace")
+@shared_task(name=PACE_TASK)
 def pace_task(program_ids: list[int] | None = None) -> int:
     """Agent-first programs: one call per free staff member (on the dispatch queue: a free
     staff member waits for it). Every minute, and on commit when staff become free."""
@@ -99,13 +100,13 @@ def rnd_refresh_task() -> int:
 
 @shared_task(name="dialer.bulk_preview_release_expired")
 def preview_release_expired_task() -> int:
-    """Every minute: preview calls taken and not logged in time go back (dialer.preview)."""
+    """Every minute: preview calls taken and not logged in time go back (runtime.preview)."""
     return preview_release_expired(now=timezone.now())
 
 
 @shared_task(name="dialer.reconcile")
 def reconcile() -> int:
-    """Settle attempts left without an outcome past their lease (dialer/reconciler.py).
+    """Settle attempts left without an outcome past their lease (dialer/runtime/reconciler.py).
     On the dispatch queue: a stranded task holds back every new callback for its number."""
     return sum(reconcile_stranded().values())
 
@@ -115,14 +116,14 @@ def heartbeat() -> None:
     cache.set(BEAT_KEY, timezone.now().isoformat(), timeout=None)
 
 
-@shared_task(acks_late=True, name="dialer.bulk_alumni_import")
+@shared_task(acks_late=True, name=ALUMNI_IMPORT_TASK)
 def bulk_alumni_import(import_id: int) -> str:
     """Idempotent: a run already claimed or finished is left alone; a lost run resumes."""
     report = alumni_import_run(import_id=import_id)
     return "skipped" if report is None else "done"
 
 
-@shared_task(acks_late=True, name="dialer.bulk_appointment_import")
+@shared_task(acks_late=True, name=APPOINTMENT_IMPORT_TASK)
 def bulk_appointment_import(import_id: int) -> str:
     """Idempotent: a file already imported is left alone."""
     return "done" if appointments_import_run(import_id=import_id) else "skipped"

@@ -2,7 +2,9 @@
 registry loads, registry freshness, and scrubbing an uploaded list.
 
 Numbers are shown masked; the internal list is scoped to the user's programs
-unless the user may see every program's entries (compliance).
+unless the user may see every program's entries (compliance). The internal
+list's page is registered by `dialer.admin.dnc_requests`: recording a request
+also cancels the pending calls to the number, an act only `dialer` can do.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from audit.actors import actor_for_user
 from audit.services import audit_record
 from common.admin import ReadOnlyAdmin
 from common.crypto import keyed_hash
-from common.phones import InvalidPhoneNumber, mask
+from common.phones import mask
 from common.scoping import sees_all, user_program_ids
 from dnc.keys import e164_from_key, key_from_text
 from dnc.models import (
@@ -38,7 +40,7 @@ from dnc.models import (
     RemovalReason,
 )
 from dnc.selectors import dnc_status_many, registry_as_of_many
-from dnc.services import internal_dnc_remove, internal_dnc_request_act
+from dnc.services import internal_dnc_remove
 
 SCRUB_MAX_BYTES = 20 << 20
 SCRUB_PERMISSION = "dnc.scrub_internaldncentry"
@@ -72,18 +74,6 @@ class ActiveFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RequestForm(forms.Form):
-    number = forms.CharField(max_length=40, help_text="Any common US format.")
-    program = forms.TypedChoiceField(coerce=int, label="Taken by program")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-
-    def __init__(self, *args: Any, programs: list[tuple[int, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["program"]
-        assert isinstance(field, forms.TypedChoiceField)
-        field.choices = programs
-
-
 class RemovalForm(forms.Form):
     reason = forms.ChoiceField(choices=RemovalReason.choices)
     note = forms.CharField(
@@ -97,7 +87,6 @@ class ScrubForm(forms.Form):
     )
 
 
-@admin.register(InternalDncEntry)
 class InternalDncEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = [
         "__str__",
@@ -174,43 +163,6 @@ class InternalDncEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         extra = dict(extra_context or {})
         extra["can_scrub"] = request.user.has_perm(SCRUB_PERMISSION)
         return super().changelist_view(request, extra)
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        """Record a request: the entry, and every pending call to the number cancelled."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        programs = list(request.user.programs.order_by("slug").values_list("id", "slug"))  # type: ignore[union-attr]
-        form = RequestForm(request.POST or None, programs=programs)
-        if request.method == "POST" and form.is_valid():
-            try:
-                entry = internal_dnc_request_act()(
-                    number=form.cleaned_data["number"],
-                    source="admin",
-                    note=form.cleaned_data["note"],
-                    actor=actor_for_user(request.user),
-                    program_id=form.cleaned_data["program"],
-                )
-            except InvalidPhoneNumber as exc:
-                form.add_error("number", str(exc))
-            except ValidationError as exc:
-                form.add_error(None, exc)
-            else:
-                self.message_user(
-                    request, f"{entry} recorded; pending calls to the number cancelled."
-                )
-                return HttpResponseRedirect(
-                    reverse("admin:dnc_internaldncentry_change", args=[entry.pk])
-                )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Record a do-not-call request",
-            "form": form,
-            "no_programs": not programs,
-        }
-        return TemplateResponse(request, "admin/dnc/internaldncentry/record.html", context)
 
     def remove_view(self, request: HttpRequest, entry_id: int) -> HttpResponse:
         if not request.user.has_perm("dnc.remove_internaldncentry"):

@@ -5,9 +5,7 @@ Registry loads are services too: `dnc.registry.load.registry_load`.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -32,7 +30,7 @@ def internal_dnc_add(
 
     Idempotent: when the number already has an active entry, that entry is
     returned unchanged. This only writes the entry: the act that also cancels
-    pending calls is `dialer.optout.dnc_request_record`, which calls this.
+    pending calls is `dialer.acts.optout.dnc_request_record`, which calls this.
     Never refused for its wording: a long source or note is truncated, an empty
     source is `unspecified`; only a number that is not one is refused.
     """
@@ -101,29 +99,3 @@ def internal_dnc_remove(*, entry_id: int, reason: str, note: str, actor: str) ->
 
 def _active_entry(number_hash: str) -> InternalDncEntry | None:
     return InternalDncEntry.objects.filter(number_hash=number_hash, removed_at__isnull=True).first()
-
-
-class RequestAct(Protocol):
-    def __call__(
-        self, *, number: str, source: str, note: str, actor: str, program_id: int | None
-    ) -> InternalDncEntry: ...
-
-
-# Recording a request must also cancel the pending calls it forbids, which only
-# `dialer` can do (it owns the tasks). dnc may not import dialer, so dialer puts
-# its act here when it loads (`dialer.optout`); this app's admin calls it from
-# here, and refuses to record a request while it is missing.
-_request_act: RequestAct | None = None
-
-
-def internal_dnc_request_act_register(act: RequestAct) -> None:
-    global _request_act
-    _request_act = act
-
-
-def internal_dnc_request_act() -> RequestAct:
-    if _request_act is None:
-        raise ImproperlyConfigured(
-            "No DNC request act is registered: import dialer.optout when Django starts."
-        )
-    return _request_act

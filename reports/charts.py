@@ -6,15 +6,19 @@ came from a CRM (a lead source) is drawn, never interpreted as markup.
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 from typing import Any
 
+from common.charts import BLUE, GREEN, GREY, ORANGE, RED
+from common.charts import figure as _figure
+from common.charts import no_data as _no_data
+from common.charts import percent as _percent
+from common.charts import style as _style
+from common.charts import svg as _svg
+from common.charts import whole as _whole
 from reports.selectors import Dashboard, Row
 
 ABANDONMENT_LIMIT = 0.03
-BLUE, GREEN, ORANGE, RED, GREY = "#2f6f9f", "#3a9a5b", "#d9822b", "#c0392b", "#7f8c8d"
 MAX_BARS = 15
 
 
@@ -39,56 +43,6 @@ def dashboard_charts(dashboard: Dashboard) -> list[Chart]:
         Chart("source", "Attempts and connects by lead source", _source_chart(by["source"])),
         Chart("program", "Connect rate by program", _program_chart(by["program"])),
     ]
-
-
-def _figure(width: float = 7.0, height: float = 3.2) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; harmless when already set
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    return figure
-
-
-def _svg(figure: Any) -> str:
-    import matplotlib
-
-    buffer = io.BytesIO()
-    # Text as paths: the picture carries no text node at all.
-    with matplotlib.rc_context({"svg.fonttype": "path"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _style(ax: Any) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-
-
-def _whole(axis: Any) -> None:
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _percent(ax: Any) -> None:
-    from matplotlib.ticker import PercentFormatter
-
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-
-
-def _no_data(ax: Any) -> None:
-    ax.text(
-        0.5,
-        0.5,
-        "No calls in this period",
-        ha="center",
-        va="center",
-        transform=ax.transAxes,
-        color=GREY,
-    )
 
 
 def _week_chart(rows: list[Row]) -> str:

@@ -41,7 +41,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from campaigns.models import Contact, PatientStatus, PhoneNumber
 from consent.models import AlumniImport, Consent, Disclosure, ImportStatus
-from dialer.api.callbacks import IDEMPOTENCY_TTL
+from dialer.acts.idempotency import KEY_TTL as IDEMPOTENCY_TTL
 from dialer.models import OPEN_STATUSES, CallAttempt, CallTask, IdempotencyKey
 from dnc.models import INTERNAL_RETENTION_YEARS, InternalDncEntry
 

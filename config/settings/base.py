@@ -77,7 +77,7 @@ SIP_TRUNK_HOST = env_str("SIP_TRUNK_HOST", "")  # host[:port] of the PBX or trun
 TELEPHONY_PLACE_TIMEOUT_SECONDS = env_int("TELEPHONY_PLACE_TIMEOUT_SECONDS", 10, minimum=1)
 DISPATCH_CHUNK_SECONDS = env_int("DISPATCH_CHUNK_SECONDS", 120, minimum=1)
 # An attempt without an outcome this long after it started is asked of its backend
-# (dialer/reconciler.py); longer than ring time plus the place timeout, so a call
+# (dialer/runtime/reconciler.py); longer than ring time plus the place timeout, so a call
 # still being placed or ringing is never taken for a stranded one.
 RECONCILE_LEASE_SECONDS = env_int("RECONCILE_LEASE_SECONDS", 300, minimum=60)
 if RECONCILE_LEASE_SECONDS <= TELEPHONY_RING_SECONDS + TELEPHONY_PLACE_TIMEOUT_SECONDS:

@@ -14,6 +14,6 @@ from config.settings.base import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 
-# A named point where a test's worker process kills itself (dialer/faults.py);
+# A named point where a test's worker process kills itself (dialer/runtime/faults.py);
 # production settings have no such point.
 FAULT_POINT = os.environ.get("FAULT_POINT", "")

@@ -16,11 +16,11 @@ from rest_framework.views import APIView
 
 from campaigns.models import Contact
 from campaigns.selectors import queue_by_slug
+from dialer.acts.appointments import AppointmentError, appointment_cancel, appointment_record
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import AwareDateTimeField, DecisionSerializer, IdField, PhoneField
 from dialer.api.errors import ApiError
 from dialer.api.tasks import TaskOutput
-from dialer.appointments import AppointmentError, appointment_cancel, appointment_record
 from dialer.models import Appointment, CallTask
 
 

@@ -16,11 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dialer.acts.crm import CrmRecordError, external_attempt_record
 from dialer.api.auth import INACTIVE_PROGRAM, IsApiClient, principal
 from dialer.api.common import IdField, PhoneField
 from dialer.api.errors import ApiError
 from dialer.api.tasks import AttemptOutput
-from dialer.crm import CrmRecordError, external_attempt_record
 from dialer.models import Outcome
 
 CLOCK_SKEW = timedelta(minutes=5)  # a CRM's clock may run a little ahead of ours

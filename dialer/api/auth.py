@@ -11,7 +11,7 @@ from rest_framework.request import Request
 
 from audit.actors import actor_for_api_client
 from campaigns.models import Program
-from dialer.api_clients import api_client_for_token
+from dialer.api.clients import api_client_for_token
 from dialer.models import ApiClient, ApiRole
 
 

@@ -11,9 +11,9 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -23,6 +23,8 @@ from rest_framework.views import APIView
 
 from campaigns.models import Contact
 from campaigns.selectors import queue_by_slug
+from dialer.acts.callbacks import CallbackError, callback_request
+from dialer.acts.idempotency import KeyReused, keyed_once, keyed_replay
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
@@ -33,12 +35,10 @@ from dialer.api.common import (
 )
 from dialer.api.errors import ApiError
 from dialer.api.tasks import TaskOutput
-from dialer.callbacks import CallbackError, callback_request
-from dialer.models import CallTask, IdempotencyKey
+from dialer.models import CallTask
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 CLOCK_SKEW = timedelta(minutes=5)  # a CRM's clock may run a little ahead of ours
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Visible ASCII, as HTTP header values should be; the model keeps 200 characters.
@@ -126,10 +126,11 @@ class CallbackCreate(APIView):
         who = principal(request)
         key = _idempotency_key(request)
         body_hash = _body_hash(request.data)
-        if key:
-            replay = self._replay(who.client.pk, key, body_hash)
-            if replay is not None:
-                return replay
+        replayed = _keyed(
+            lambda: keyed_replay(client_id=who.client.pk, key=key, request_hash=body_hash)
+        )
+        if replayed is not None:
+            return _replay(replayed)
         data = CallbackInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
@@ -149,8 +150,12 @@ class CallbackCreate(APIView):
             if contact is None:
                 raise ApiError.for_field("contact", "Unknown contact.")
         try:
-            with transaction.atomic():
-                result = callback_request(
+            once = keyed_once(
+                client=who.client,
+                key=key,
+                request_hash=body_hash,
+                task_of=lambda result: result.task,
+                create=lambda: callback_request(
                     program=who.program,
                     actor=who.actor,
                     origin="api",
@@ -162,27 +167,13 @@ class CallbackCreate(APIView):
                     source=fields["source"],
                     state=fields["state"],
                     postal_code=fields["postal_code"],
-                )
-                if key:
-                    now = timezone.now()
-                    IdempotencyKey.objects.filter(
-                        client=who.client, key=key, created_at__lt=now - IDEMPOTENCY_TTL
-                    ).delete()
-                    IdempotencyKey.objects.create(
-                        client=who.client,
-                        key=key,
-                        request_hash=body_hash,
-                        task=result.task,
-                        created_at=now,
-                    )
+                ),
+            )
         except CallbackError as exc:
             raise ApiError.for_field(exc.field, str(exc)) from None
-        except IntegrityError:
-            # The same key raced in from another request: answer as a replay.
-            replay = self._replay(who.client.pk, key, body_hash) if key else None
-            if replay is None:
-                raise
-            return replay
+        if isinstance(once.obj, CallTask):  # the same key raced in from another request
+            return _replay(once.obj)
+        result = once.obj
         decision = result.decision.to_dict() if result.decision else None
         body = {
             "task": TaskOutput(result.task).data,
@@ -192,30 +183,22 @@ class CallbackCreate(APIView):
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(body, status=code)
 
-    def _replay(self, client_id: int, key: str, body_hash: str) -> Response | None:
-        stored = IdempotencyKey.objects.filter(
-            client_id=client_id, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_TTL
-        ).first()
-        if stored is None:
-            return None
-        if stored.request_hash != body_hash:
-            raise ApiError(
-                "idempotency_key_reused",
-                "This Idempotency-Key was used with another body.",
-                http_status=409,
-                fields={IDEMPOTENCY_HEADER: ["Used with another body."]},
-            )
-        task = (
-            CallTask.objects.select_related("queue")
-            .prefetch_related("attempt_set")
-            .get(pk=stored.task_id)
-        )
-        return Response(
-            {
-                "task": TaskOutput(task).data,
-                "decision": task.last_decision or None,
-                "created": False,
-            },
-            status=status.HTTP_201_CREATED,
-            headers={"Idempotent-Replayed": "true"},
-        )
+
+def _keyed(replay: Callable[[], CallTask | None]) -> CallTask | None:
+    try:
+        return replay()
+    except KeyReused:
+        raise ApiError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with another body.",
+            http_status=409,
+            fields={IDEMPOTENCY_HEADER: ["Used with another body."]},
+        ) from None
+
+
+def _replay(task: CallTask) -> Response:
+    return Response(
+        {"task": TaskOutput(task).data, "decision": task.last_decision or None, "created": False},
+        status=status.HTTP_201_CREATED,
+        headers={"Idempotent-Replayed": "true"},
+    )

@@ -7,7 +7,7 @@ null states "no expiration", while leaving it out (with no
 `expiration_event`) leaves the element missing.
 
 A consent belongs to its contact's program: another program's consent answers
-404. The same consent sent again answers the first (200), see dialer.crm.
+404. The same consent sent again answers the first (200), see dialer.acts.crm.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from rest_framework.response import Response
 from campaigns.models import Contact
 from consent.models import Consent, ConsentKind, ConsentMethod
 from consent.selectors import consent_state
+from dialer.acts.crm import consent_record
+from dialer.acts.revocation import consent_revoke_and_cancel
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import AwareDateTimeField, IdField, Pagination, PhoneField
 from dialer.api.errors import ApiError
 from dialer.api.filtering import StrictFilterSet
-from dialer.crm import consent_record
 from dialer.models import CallAttempt
-from dialer.revocation import consent_revoke_and_cancel
 
 # consent.selectors.consent_state
 CONSENT_STATES = ["active", "revoked", "expired", "not_yet"]

@@ -19,10 +19,10 @@ from rest_framework.views import APIView
 
 from campaigns.models import Contact, LineType, PatientStatus
 from campaigns.services import PhoneInput, contact_update
+from dialer.acts.crm import CrmRecordError, contact_record
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import PhoneField, PostalCodeField, StateField
 from dialer.api.errors import ApiError
-from dialer.crm import CrmRecordError, contact_record
 
 
 class PhoneIn(serializers.Serializer):  # type: ignore[type-arg]

@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.phones import InvalidPhoneNumber, to_e164
+from dialer.acts.optout import dnc_request_record
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import PhoneField
 from dialer.api.errors import ApiError
-from dialer.optout import dnc_request_record
 from dnc.selectors import dnc_status
 
 

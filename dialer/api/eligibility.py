@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import PatientStatus
+from dialer.acts.eligibility import EligibilityError, eligibility_decide
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
@@ -19,7 +20,6 @@ from dialer.api.common import (
     StateField,
 )
 from dialer.api.errors import ApiError
-from dialer.eligibility import EligibilityError, eligibility_decide
 
 
 class EligibilityInput(serializers.Serializer):  # type: ignore[type-arg]

@@ -9,11 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.selectors import queue_by_slug
+from dialer.acts.enrollments import MAX_CONTACTS, EnrollmentError, enrollment_create
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import IdField
 from dialer.api.errors import ApiError
 from dialer.decision import REASON_CODES
-from dialer.enrollments import MAX_CONTACTS, EnrollmentError, enrollment_create
 
 
 class EnrollmentInput(serializers.Serializer):  # type: ignore[type-arg]

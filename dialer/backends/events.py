@@ -13,8 +13,8 @@ import logging
 
 from django.db import transaction
 
+from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, Outcome
-from dialer.outcomes import attempt_outcome_record
 
 log = logging.getLogger(__name__)
 

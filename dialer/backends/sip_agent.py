@@ -57,7 +57,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from campaigns.models import Program
-from dialer.agent_first import ContactLeg, staff_leg_answered, staff_leg_unanswered
+from dialer.acts.agent_first import ContactLeg, staff_leg_answered, staff_leg_unanswered
 from dialer.backends import BackendError, caller_identity
 from dialer.backends.events import CallEvent, attempt_event_apply
 from dialer.models import CallAttempt, StaffPresence
@@ -138,8 +138,9 @@ def staff_target(answer_at: str, trunk: str) -> str:
 
 def refer_target(leg: ContactLeg, trunk: str) -> str:
     """Refer-To: the contact's number at the trunk, the caller ID as an embedded header."""
-    name = leg.caller.name.replace('"', "").replace("\\", "")
-    asserted = f'"{name}" <sip:{leg.caller.number}@{trunk.split(":")[0]}>'
+    caller = caller_identity(leg.queue.program, leg.queue.purpose)
+    name = caller.name.replace('"', "").replace("\\", "")
+    asserted = f'"{name}" <sip:{caller.number}@{trunk.split(":")[0]}>'
     return f"sip:{leg.number}@{trunk}?P-Asserted-Identity={quote(asserted, safe='')}"
 
 

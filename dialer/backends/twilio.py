@@ -5,14 +5,14 @@ What Twilio does and what is left to the account:
   number with Twilio/the carrier, not sent per call, so a program placing
   reactivation calls through Twilio must register its neutral name there.
 - Timeout (ring time) is `TELEPHONY_RING_SECONDS`, never under 15.
-- Agent-first (an attempt assigned to a staff member, dialer/pacing.py): the
+- Agent-first (an attempt assigned to a staff member, dialer/runtime/pacing.py): the
   staff leg is called first and the contact joins it in a conference
   (`dialer/backends/twilio_agent.py`); the reference then names both calls,
   `twilio:CA<staff>/CA<contact>`.
 - Otherwise, on answer the call waits in a Twilio queue named after the attempt for a
   staff member to take it; if nobody has within 2 s, the wait URL plays the
   required message (seller's name, telemarketing purpose, a DNC number, press
-  9 to opt out) and the attempt counts as abandoned (`dialer/webhooks.py`).
+  9 to opt out) and the attempt counts as abandoned (`dialer/backends/twilio_webhooks.py`).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class TwilioBackend:
 
         Placement saves the SID in the transaction that holds the task's lock
         around `calls.create`, and a status callback that reaches us for an
-        attempt without one records its SID (dialer/webhooks.py). So an attempt
+        attempt without one records its SID (dialer/backends/twilio_webhooks.py). So an attempt
         still without a reference past its lease was never placed by us: either
         the worker died before `create` (the fault point), or Twilio's request
         failed, or it died inside `create` and Twilio made no call, since a

@@ -2,7 +2,7 @@
 
 1. `staff_leg_create` (at dispatch): the staff member's answer point is called
    from the program's number; its answer URL and status callback are the
-   staff-leg webhooks (dialer/twilio_agent_webhooks.py).
+   staff-leg webhooks (dialer/backends/twilio_agent_webhooks.py).
 2. When the staff member answers, `staff_leg_answered` makes the last check.
    Allowed: the staff leg enters the conference `attempt-<id>` and waits there
    (its wait URL whispers the queue and purpose, never the contact's name),
@@ -25,8 +25,8 @@ from typing import Any
 
 from django.conf import settings
 
-from dialer.agent_first import ContactLeg
-from dialer.backends import BackendError, CallerIdentity
+from dialer.acts.agent_first import ContactLeg
+from dialer.backends import BackendError, CallerIdentity, caller_identity
 from dialer.backends.twilio import STATUS_EVENTS, public_url
 from dialer.models import CallAttempt, StaffPresence
 
@@ -86,9 +86,10 @@ def contact_leg_add(client: Any, leg: ContactLeg) -> str:
         .exclude(task__queue__voicemail_message_url="")
         .exists()
     )
+    caller = caller_identity(leg.queue.program, leg.queue.purpose)
     try:
         participant = client.conferences(conference_name(leg.attempt_id)).participants.create(
-            from_=leg.caller.number,
+            from_=caller.number,
             to=leg.number,
             label=CONTACT_LABEL,
             timeout=leg.ring_seconds,

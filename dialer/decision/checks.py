@@ -10,6 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
+from consent.coverage import (
+    PATIENT_FREE,
+    ConsentCoverage,
+    consent_coverage,
+    part2_consents,
+    tcpa_consents,
+)
 from dialer.decision import outcome as codes
 from dialer.decision.facts import (
     PURPOSES,
@@ -26,15 +33,6 @@ from dnc.rnd.facts import consent_date_of
 
 Check = Callable[[TaskFacts, datetime, Location], "Reason | None"]
 
-# The TCPA consent kinds that can carry a call for each purpose.
-_TCPA_KINDS = {
-    "callback": frozenset({"tcpa_express", "tcpa_written"}),
-    "reminder": frozenset({"tcpa_express", "tcpa_written"}),
-    "reactivation": frozenset({"tcpa_written"}),
-}
-_PATIENT_FREE = "none"
-TCPA_KINDS = _TCPA_KINDS  # read by the selectors of numbers awaiting an RND answer
-
 
 def is_solicitation(purpose: str) -> bool:
     """Reactivation is telemarketing; an unknown purpose is treated as one (fail closed)."""
@@ -47,8 +45,7 @@ def rule_purpose(purpose: str) -> str:
 
 
 def _tcpa(f: TaskFacts, purpose: str) -> Iterable[ConsentFact]:
-    kinds = _TCPA_KINDS.get(purpose, _TCPA_KINDS["reactivation"])
-    return (c for c in f.consents if c.kind in kinds and c.covers_number and purpose in c.purposes)
+    return tcpa_consents(f.consents, purpose)
 
 
 def _written_for_number(f: TaskFacts, at: datetime) -> bool:
@@ -57,12 +54,24 @@ def _written_for_number(f: TaskFacts, at: datetime) -> bool:
 
 
 def _part2(f: TaskFacts, purpose: str) -> Iterable[ConsentFact]:
-    program = f.program.id
-    return (
-        c
-        for c in f.consents
-        if c.kind == "part2" and program in c.recipient_program_ids and purpose in c.purposes
+    return part2_consents(f.consents, f.program.id, purpose)
+
+
+def _coverage(f: TaskFacts, at: datetime) -> ConsentCoverage:
+    """The consent rules, as the admin's "what it allows" applies them (consent.coverage)."""
+    return consent_coverage(
+        consents=f.consents,
+        patient_status=f.contact.patient_status,
+        program_id=f.program.id,
+        purpose=f.queue.purpose,
+        at=at,
+        callback_requested_at=f.callback_requested_at,
     )
+
+
+def _reason(coverage: ConsentCoverage, code: str) -> Reason | None:
+    blocker = coverage.blocker(code)
+    return None if blocker is None else Reason(code, blocker.detail)
 
 
 def _end(c: ConsentFact) -> datetime | None:
@@ -103,44 +112,13 @@ def check_internal_dnc(f: TaskFacts, at: datetime, loc: Location) -> Reason | No
 
 
 def check_consent_revoked(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
-    """A consent this call needs was revoked, and nothing active replaces it.
-
-    A callback request made after the revocation is a new invitation and
-    replaces it.
-    """
-    purpose = f.queue.purpose
-    matching = list(_tcpa(f, purpose))
-    revoked = [c for c in matching if c.revoked_at is not None and c.revoked_at <= at]
-    if not revoked or any(c.active_at(at) for c in matching):
-        return None
-    latest = max(c.revoked_at for c in revoked if c.revoked_at is not None)
-    requested = f.callback_requested_at
-    if purpose == "callback" and requested is not None and latest < requested <= at:
-        return None
-    last = max(revoked, key=lambda c: c.revoked_at or at)
-    return Reason(
-        codes.CONSENT_REVOKED,
-        f"{last.kind} consent {last.id} for {purpose} revoked on {latest.astimezone(UTC):%Y-%m-%d}",
-    )
+    """A consent this call needs was revoked, and nothing active replaces it."""
+    return _reason(_coverage(f, at), codes.CONSENT_REVOKED)
 
 
 def check_part2(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
     """42 CFR Part 2: a current or former patient needs a Part 2 consent naming this program."""
-    if f.contact.patient_status == _PATIENT_FREE:
-        return None
-    purpose = f.queue.purpose
-    matching = list(_part2(f, purpose))
-    if any(c.active_at(at) for c in matching):
-        return None
-    if any(c.revoked_at is not None and c.revoked_at <= at for c in matching):
-        why = "the Part 2 consent naming this program for {p} was revoked"
-    elif any(c.expires_at is not None and c.expires_at <= at for c in matching):
-        why = "the Part 2 consent naming this program for {p} has expired"
-    elif matching:
-        why = "the Part 2 consent naming this program for {p} is not yet in effect"
-    else:
-        why = "no Part 2 consent names this program as recipient for {p}"
-    return Reason(codes.PART2_CONSENT_MISSING, why.format(p=purpose))
+    return _reason(_coverage(f, at), codes.PART2_CONSENT_MISSING)
 
 
 def check_consent_basis(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
@@ -165,11 +143,9 @@ def check_consent_basis(f: TaskFacts, at: datetime, loc: Location) -> Reason | N
         for rule in _conditions(f, "script_not_promotional"):
             if f.queue.script_promotional:
                 problems.append(f"the queue's script is marked promotional ({_cite(rule)})")
-    elif purpose == "reactivation":
-        if not any(c.kind == "tcpa_written" and c.active_at(at) for c in _tcpa(f, purpose)):
-            problems.append("no active written consent covers this number for reactivation")
-    else:
-        problems.append("the queue's purpose is not one the rules know")
+    missing = _coverage(f, at).blocker(codes.CONSENT_MISSING)  # reactivation, unknown purpose
+    if missing is not None:
+        problems.append(missing.detail)
     return Reason(codes.CONSENT_MISSING, "; ".join(problems)) if problems else None
 
 
@@ -357,7 +333,7 @@ def valid_until(f: TaskFacts, at: datetime, loc: Location) -> datetime | None:
         ends.append(f.appointment_at)
     if purpose == "reactivation":
         ends.append(_latest_end(c for c in _tcpa(f, purpose) if c.active_at(at)))
-    if f.contact.patient_status != _PATIENT_FREE:
+    if f.contact.patient_status != PATIENT_FREE:
         ends.append(_latest_end(c for c in _part2(f, purpose) if c.active_at(at)))
     if (f.dnc.national or f.dnc.states) and is_solicitation(purpose):
         ends.append(

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+# The consent codes are defined where the consent rules are (consent.coverage); re-exported.
+from consent.coverage import CONSENT_MISSING as CONSENT_MISSING
+from consent.coverage import CONSENT_REVOKED as CONSENT_REVOKED
+from consent.coverage import PART2_CONSENT_MISSING as PART2_CONSENT_MISSING
+
 INVALID_NUMBER = "invalid_number"
 INTERNAL_DNC = "internal_dnc"
 NATIONAL_DNC = "national_dnc"
 STATE_DNC = "state_dnc"
 REGISTRY_STALE = "registry_stale"
-CONSENT_MISSING = "consent_missing"
 NUMBER_REASSIGNED = "number_reassigned"
-CONSENT_REVOKED = "consent_revoked"
-PART2_CONSENT_MISSING = "part2_consent_missing"
 OUTSIDE_CALLING_WINDOW = "outside_calling_window"
 FREQUENCY_CAP = "frequency_cap"
 MAX_ATTEMPTS_REACHED = "max_attempts_reached"

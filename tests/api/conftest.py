@@ -13,7 +13,7 @@ from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIRespo
 from openapi_core.templating.paths.exceptions import PathNotFound
 
 from audit.actors import actor_system
-from dialer.api_clients import api_client_create
+from dialer.api.clients import api_client_create
 from tests.conftest import Portfolio
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.dnc.test_across_processes import _database_url
 
@@ -22,6 +23,7 @@ FIGURES = (
 )
 
 
+@pytest.mark.slow
 def test_the_quick_bench_runs_and_cleans_up(db: object) -> None:
     url = _database_url()
     done = subprocess.run(

@@ -15,8 +15,8 @@ from django.db import connection
 from campaigns.models import Contact, PatientStatus
 from campaigns.services import PhoneInput, contact_create
 from common.crypto import keyed_hash
+from dialer.acts.eligibility import EligibilityError, eligibility_decide
 from dialer.decision.engine import decide
-from dialer.eligibility import EligibilityError, eligibility_decide
 from dialer.models import CallTask, TaskOrigin
 from dialer.selectors import task_facts_many
 from tests.conftest import SYSTEM, Portfolio, make_queue

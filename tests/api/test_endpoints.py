@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, Queue
 from dialer.models import CallAttempt, CallTask
 from tests.api.conftest import JSON, api_client, error_fields, get, post
-from tests.conftest import Portfolio
+from tests.conftest import Portfolio, make_queue
 
 # token, what is on file (queue, contact, number, open task), then DNC, consents,
 # attempts and RND answers (sent together, one round trip), registry version and
@@ -249,8 +249,10 @@ class TestEligibility:
         after = post(tokens["crm_a"], "eligibility/", body).json()
         assert "consent_missing" not in {r["code"] for r in after["reasons"]}
         # Another program does not know the number: a new person, without that consent.
-        other = post(tokens["crm_b"], "eligibility/", {**body, "queue": "callback"}).json()
-        assert other["allowed"] in (True, False)
+        make_queue(portfolio.program_b, "reactivation")
+        other = post(tokens["crm_b"], "eligibility/", body).json()
+        assert other["allowed"] is False
+        assert "consent_missing" in {r["code"] for r in other["reasons"]}
 
     def test_its_queries_are_few_and_fixed(
         self, tokens: dict[str, str], django_assert_max_num_queries: Any

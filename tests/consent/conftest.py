@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns.models import Contact, PhoneNumber, Program
 from campaigns.services import PhoneInput, contact_create
 from consent.models import Consent
-from consent.services import consent_create
+from consent.services import ConsentInput, consent_create
 from tests.conftest import SYSTEM, Portfolio
 
 ALUM_NUMBER = "+13055550150"
@@ -55,10 +55,10 @@ def part2(contact: Contact, /, *, recipients: list[Any] | None = None, **overrid
         "description": "attendance and discharge date",
         "discloser": "",
         "revocation_notice_given": True,
-        "actor": SYSTEM,
     }
     fields.update(overrides)
-    return consent_create(**fields)
+    actor = fields.pop("actor", SYSTEM)
+    return consent_create(data=ConsentInput.of(**fields), actor=actor)
 
 
 def written(contact: Contact, /, number: str = ALUM_NUMBER, **overrides: Any) -> Consent:
@@ -70,10 +70,10 @@ def written(contact: Contact, /, number: str = ALUM_NUMBER, **overrides: Any) ->
         "purposes": ["reactivation"],
         "signed_at": timezone.now() - timedelta(days=30),
         "signature": "/s/ e-sign 4471",
-        "actor": SYSTEM,
     }
     fields.update(overrides)
-    return consent_create(**fields)
+    actor = fields.pop("actor", SYSTEM)
+    return consent_create(data=ConsentInput.of(**fields), actor=actor)
 
 
 def other_program(portfolio: Portfolio) -> Program:

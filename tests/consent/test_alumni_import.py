@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from celery import current_app
 
 from audit.models import AuditEvent
 from campaigns.models import Contact, PhoneNumber
 from campaigns.services import PhoneInput, contact_create
 from consent.models import AlumniImport
-from dialer import alumni_import as module
-from dialer.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
+from dialer.acts import alumni_import as module
+from dialer.acts.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
 from dialer.models import CallTask
 from dialer.services import task_create
 from dialer.tasks import bulk_alumni_import
@@ -181,13 +182,14 @@ def test_a_large_file_goes_to_a_worker_on_the_bulk_queue(
 ) -> None:
     monkeypatch.setattr(module, "INLINE_MAX_ROWS", 3)
     monkeypatch.setattr(module, "CHUNK_ROWS", 2)
-    sent: list[int] = []
-    monkeypatch.setattr(bulk_alumni_import, "delay", sent.append)
+    sent: list[tuple[str, list[int]]] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
     with django_capture_on_commit_callbacks(execute=True):
         run, _ = alumni_import_submit(
             queue=portfolio.reactivation_a, data=mixed["data"].encode(), actor=SYSTEM
         )
-    assert run is not None and run.status == "queued" and sent == [run.pk]
+    assert run is not None and run.status == "queued"
+    assert sent == [(bulk_alumni_import.name, [run.pk])]
     assert not CallTask.objects.filter(origin="import").exists()  # nothing until the worker runs
     # The file waits encrypted.
     from django.db import connection
@@ -213,7 +215,7 @@ def test_a_worker_that_fails_keeps_the_chunks_it_committed(
 ) -> None:
     monkeypatch.setattr(module, "INLINE_MAX_ROWS", 1)
     monkeypatch.setattr(module, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(bulk_alumni_import, "delay", lambda _id: None)
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: None)
     run, _ = alumni_import_submit(queue=portfolio.reactivation_a, data=mixed["data"], actor=SYSTEM)
     assert run is not None
     real = module.alumni_import_rows

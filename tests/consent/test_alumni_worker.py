@@ -9,8 +9,8 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from config.celery import app
-from dialer import alumni_import as module
-from dialer.alumni_import import alumni_import_submit
+from dialer.acts import alumni_import as module
+from dialer.acts.alumni_import import alumni_import_submit
 from dialer.models import CallTask
 from tests.conftest import SYSTEM, Portfolio
 from tests.consent.conftest import part2, written

@@ -220,7 +220,7 @@ def test_intake_staff_cannot_export(portfolio: Portfolio, alum: Contact) -> None
 
 @pytest.mark.django_db
 def test_compliance_lists_a_patients_disclosures(portfolio: Portfolio, alum: Contact) -> None:
-    from consent.services import disclosure_record
+    from consent.disclosures import disclosure_record
 
     disclosure_record(
         contact=alum, recipient="Sunrise", purpose="care", description="d", actor=SYSTEM

@@ -16,10 +16,11 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Contact
 from campaigns.roles import COMPLIANCE_OFFICER
+from consent.disclosures import consents_export_csv, disclosure_record
 from consent.models import Disclosure
 from consent.selectors import disclosures_for_patient
-from consent.services import PART2_NOTICE, consents_export_csv, disclosure_record
-from dialer.revocation import consent_revoke_and_cancel
+from consent.services import PART2_NOTICE
+from dialer.acts.revocation import consent_revoke_and_cancel
 from tests.conftest import SYSTEM, Portfolio, make_user
 from tests.consent.conftest import ALUM_NAME, part2, written
 

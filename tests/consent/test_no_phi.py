@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
@@ -14,11 +15,11 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Contact
 from campaigns.roles import COMPLIANCE_OFFICER
-from consent.services import consent_create, consents_export_csv
-from dialer import alumni_import as module
-from dialer.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
-from dialer.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword
-from dialer.tasks import bulk_alumni_import
+from consent.disclosures import consents_export_csv
+from consent.services import ConsentInput, consent_create
+from dialer.acts import alumni_import as module
+from dialer.acts.alumni_import import alumni_import, alumni_import_run, alumni_import_submit
+from dialer.acts.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword
 from tests.conftest import SYSTEM, Portfolio, make_user
 from tests.consent.conftest import ALUM_NAME, part2, written
 
@@ -58,10 +59,9 @@ def test_nothing_identifying_reaches_a_log_line_or_an_error(
     refused(lambda: part2(alum, description="", signature=""))
     refused(
         lambda: consent_create(
-            contact=alum,
-            kind="part2",
-            signed_at=timezone.now(),
-            number="305-555-0199",
+            data=ConsentInput.of(
+                contact=alum, kind="part2", signed_at=timezone.now(), number="305-555-0199"
+            ),
             actor=SYSTEM,
         )
     )
@@ -92,7 +92,7 @@ def test_nothing_identifying_reaches_a_log_line_or_an_error(
         str(alumni_import(queue=portfolio.reactivation_a, data=good, actor=SYSTEM).to_dict())
     )
     monkeypatch.setattr(module, "INLINE_MAX_ROWS", 0)
-    monkeypatch.setattr(bulk_alumni_import, "delay", lambda _id: None)
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: None)
     run, _ = alumni_import_submit(queue=portfolio.reactivation_a, data=good, actor=SYSTEM)
     assert run is not None
 

@@ -13,7 +13,8 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, Program
 from consent.models import Consent
 from consent.selectors import consent_covering, consent_facts_for
-from consent.services import UNSET
+from consent.services import UNSET, ConsentInput
+from dialer.acts.revocation import consent_revoke_and_cancel
 from dialer.decision import decide
 from dialer.decision.facts import (
     ContactFacts,
@@ -24,7 +25,6 @@ from dialer.decision.facts import (
     RegistryFacts,
     TaskFacts,
 )
-from dialer.revocation import consent_revoke_and_cancel
 from tests.conftest import SYSTEM, Portfolio
 from tests.consent.conftest import ALUM_NUMBER, part2, written
 
@@ -273,6 +273,9 @@ def test_a_verbal_recording_consent_needs_no_signature(alum: Contact) -> None:
     from consent.services import consent_create
 
     consent = consent_create(
-        contact=alum, kind="recording", signed_at=timezone.now(), attempt_id=12, actor=SYSTEM
+        data=ConsentInput.of(
+            contact=alum, kind="recording", signed_at=timezone.now(), attempt_id=12
+        ),
+        actor=SYSTEM,
     )
     assert (consent.method, consent.attempt_id, consent.number) == ("verbal", 12, None)

@@ -14,8 +14,12 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, Purpose, Queue
 from campaigns.services import PhoneInput, phone_add
 from consent.models import Consent
+from dialer.acts.revocation import (
+    consent_revoke_and_cancel,
+    consent_revoke_by_keyword,
+    opt_out_keyword,
+)
 from dialer.models import CallTask, TaskStatus
-from dialer.revocation import consent_revoke_and_cancel, consent_revoke_by_keyword, opt_out_keyword
 from dialer.services import task_create
 from tests.conftest import SYSTEM, Portfolio, make_queue
 from tests.consent.conftest import ALUM_NUMBER, part2, written
@@ -87,7 +91,7 @@ def test_it_is_one_transaction(portfolio: Portfolio, alum: Contact, monkeypatch:
     def broken(**kwargs: Any) -> list[int]:
         raise RuntimeError("cancel failed")
 
-    monkeypatch.setattr("dialer.revocation.tasks_cancel", broken)
+    monkeypatch.setattr("dialer.acts.revocation.tasks_cancel", broken)
     with pytest.raises(RuntimeError):
         consent_revoke_and_cancel(consent_id=consent.pk, channel="call", actor=SYSTEM)
     consent.refresh_from_db()

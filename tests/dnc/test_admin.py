@@ -15,7 +15,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-import dialer.optout  # noqa: F401  (registers the request act, as at start-up)
 from audit.models import AuditEvent
 from campaigns.models import Contact, PhoneNumber, Program, Queue
 from campaigns.roles import ADMISSIONS_STAFF, CAMPAIGN_MANAGER, COMPLIANCE_OFFICER, roles_sync

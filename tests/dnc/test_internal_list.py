@@ -15,8 +15,8 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, PhoneNumber, Program, Queue
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber
+from dialer.acts.optout import dnc_request_record
 from dialer.models import CallTask, TaskStatus
-from dialer.optout import dnc_request_record
 from dnc.models import InternalDncEntry, RemovalReason
 from dnc.selectors import dnc_status, dnc_status_many
 from dnc.services import internal_dnc_remove

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.phones import InvalidPhoneNumber
+from dialer import decision
 from dnc.keys import KeySet, key_from_e164, key_from_text, keys_from_numbers
 from dnc.registry.progress import Progress
 from dnc.selectors import registry_as_of_many
@@ -57,7 +58,6 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
 
 @pytest.mark.django_db
 def test_a_stale_or_missing_copy_blocks_solicitation_but_not_a_callback(tmp_path: Path) -> None:
-    decision = pytest.importorskip("dialer.decision")
     at = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # a Wednesday, noon in New York
     load("national", write(tmp_path / "305.txt", ["3055550101"]), as_of=date(2026, 10, 1))
     load("national", write(tmp_path / "212.txt", ["2125550101"]), as_of=date(2026, 11, 10))

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.dnc.test_across_processes import _database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_the_quick_rnd_bench_runs_and_cleans_up(db: object) -> None:
     url = _database_url()
     done = subprocess.run(

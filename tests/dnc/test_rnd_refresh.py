@@ -16,10 +16,10 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, Purpose
 from campaigns.services import PhoneInput, contact_create
 from common.crypto import keyed_hash
-from consent.services import consent_create
+from consent.services import ConsentInput, consent_create
 from dialer.decision.engine import decide
 from dialer.models import CallTask
-from dialer.rnd import rnd_needed, rnd_refresh, rnd_waiting_count
+from dialer.runtime.rnd import rnd_needed, rnd_refresh, rnd_waiting_count
 from dialer.selectors import task_facts_many
 from dialer.services import task_create
 from dnc.models import RndAnswer
@@ -44,12 +44,14 @@ def _alum(portfolio: Portfolio, number: str, days: int) -> tuple[Contact, date]:
     )
     signed = timezone.now() - timedelta(days=days)
     consent_create(
-        contact=contact,
-        kind="tcpa_written",
-        number=number,
-        purposes=["reactivation"],
-        signed_at=signed,
-        signature="/s/ e-sign",
+        data=ConsentInput.of(
+            contact=contact,
+            kind="tcpa_written",
+            number=number,
+            purposes=["reactivation"],
+            signed_at=signed,
+            signature="/s/ e-sign",
+        ),
         actor=SYSTEM,
     )
     task_create(
@@ -169,11 +171,13 @@ def test_reminder_queues_count_and_callback_queues_do_not(portfolio: Portfolio) 
     reminder = make_queue(portfolio.program_a, Purpose.REMINDER)
     contact = portfolio.contact_a
     consent_create(
-        contact=contact,
-        kind="tcpa_express",
-        number="+13055550123",
-        purposes=["reminder", "callback"],
-        signed_at=timezone.now() - timedelta(days=200),
+        data=ConsentInput.of(
+            contact=contact,
+            kind="tcpa_express",
+            number="+13055550123",
+            purposes=["reminder", "callback"],
+            signed_at=timezone.now() - timedelta(days=200),
+        ),
         actor=SYSTEM,
     )
     phone = contact.phones.get()
@@ -188,7 +192,7 @@ def test_the_schedules_admin_shows_how_many_numbers_wait_per_queue(
 ) -> None:
     from django.test import Client
 
-    from dialer.schedules import schedules_sync
+    from dialer.runtime.schedules import schedules_sync
 
     schedules_sync()
     client = Client()

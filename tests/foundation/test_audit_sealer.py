@@ -252,7 +252,7 @@ def test_beat_runs_a_sealing_pass_every_few_seconds_on_the_dispatch_queue() -> N
     from django_celery_beat.models import PeriodicTask
 
     from config.celery import app
-    from dialer.schedules import SYSTEM, schedules_sync
+    from dialer.runtime.schedules import SYSTEM, schedules_sync
 
     task, _ = SYSTEM["audit sealer"]
     app.loader.import_default_modules()

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from campaigns.models import Contact, Program, Queue
-from dialer.api_clients import api_client_for_token
+from dialer.api.clients import api_client_for_token
 from dialer.models import ApiClient, Appointment, CallTask
 
 

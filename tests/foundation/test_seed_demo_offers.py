@@ -13,9 +13,9 @@ import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from dialer.api_clients import api_client_for_token
+from dialer.api.clients import api_client_for_token
 from dialer.models import CallTask
-from dialer.preview import preview_take_next
+from dialer.runtime.preview import preview_take_next
 from dnc.models import InternalDncEntry
 
 

@@ -27,9 +27,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
 from campaigns.roles import COMPLIANCE_OFFICER
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.preview import preview_take_next
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.preview import preview_take_next
 from tests.conftest import Portfolio, authenticator, make_user, totp_code
 from tests.runtime.helpers import MONDAY_MORNING, planned_task
 

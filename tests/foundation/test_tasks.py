@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from audit.actors import actor_system
-from campaigns.models import Purpose
 from campaigns.services import PhoneInput, contact_create
 from dialer.models import CallTask, TaskStatus
 from dialer.services import DuplicateOpenTask, task_create, tasks_cancel
@@ -43,5 +42,6 @@ def test_a_closed_task_makes_room_for_a_new_one(portfolio: Portfolio) -> None:
     second = task_create(
         contact=contact, phone=phone, queue=portfolio.callback_a, origin="api", actor=SYSTEM
     )
-    assert second.status == TaskStatus.PENDING
-    assert portfolio.reactivation_a.purpose == Purpose.REACTIVATION
+    assert second.status == TaskStatus.PENDING and second.pk != first.pk
+    first.refresh_from_db()
+    assert first.status == TaskStatus.CANCELLED  # the closed one stays closed, for the record

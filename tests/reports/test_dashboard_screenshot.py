@@ -2,7 +2,8 @@
 
 The picture is saved as artifacts/marketing-dashboard.png (git-ignored) for a
 person to look at. Needs Debian's chromium and the playwright package (its
-driver only: never `playwright install`); skipped with a message without them.
+driver only: never `playwright install`); skipped with a message without chromium.
+The playwright package is pinned, so its absence fails the test.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.urls import reverse
+from playwright import sync_api
 
 from tests.conftest import authenticator, browser_sign_in
 from tests.reports.conftest import BOTH, Planted, marketing_or_skip
@@ -37,7 +39,6 @@ def test_the_charts_render_in_chromium(live_server: Any, planted: Planted, analy
     marketing_or_skip()
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     SHOT.parent.mkdir(exist_ok=True)
     device = authenticator(analyst_a)
     with sync_api.sync_playwright() as pw:

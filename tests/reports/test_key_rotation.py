@@ -13,8 +13,9 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEvent
+from consent.disclosures import disclosure_record
 from consent.models import AlumniImport, Disclosure
-from consent.services import consent_revoke, disclosure_record
+from consent.services import consent_revoke
 from dialer.models import AppointmentImport
 from dnc.services import internal_dnc_add
 from reports.keyrotation import current_fernets, encrypted_fields, field_keys_rotate

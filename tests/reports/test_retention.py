@@ -13,9 +13,9 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Contact, PhoneNumber
 from campaigns.services import PhoneInput, contact_create
+from consent.disclosures import disclosure_record
 from consent.models import AlumniImport, Disclosure
-from consent.services import disclosure_record
-from dialer.api_clients import api_client_create
+from dialer.api.clients import api_client_create
 from dialer.models import CallAttempt, CallTask, IdempotencyKey, Outcome, TaskStatus
 from dialer.services import task_create
 from dnc.models import InternalDncEntry

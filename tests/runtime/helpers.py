@@ -11,7 +11,7 @@ from django.test import TestCase
 from audit.actors import actor_system
 from campaigns.models import Contact, Queue
 from dialer.models import CallTask
-from dialer.planner import plan_queue
+from dialer.runtime.planner import plan_queue
 from dialer.services import task_create
 
 SYSTEM = actor_system("tests")

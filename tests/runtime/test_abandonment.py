@@ -13,16 +13,16 @@ import time_machine
 from audit.models import AuditEvent
 from campaigns.models import Queue
 from campaigns.services import PhoneInput, contact_create
-from dialer.abandonment import (
+from dialer.acts.outcomes import attempt_outcome_record
+from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.runtime.abandonment import (
     AbandonmentError,
     abandonment_enforce,
     abandonment_rate,
     abandonment_resume,
 )
-from dialer.dispatch import dispatch_task
-from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.outcomes import attempt_outcome_record
-from dialer.planner import plan_queue
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.planner import plan_queue
 from dialer.tasks import abandonment_check, dispatch
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, planned_task, wait_for

@@ -9,8 +9,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from dialer.agent_first import staff_leg_answered, staff_leg_unanswered
-from dialer.dispatch import dispatch_task
+from dialer.acts.agent_first import staff_leg_answered, staff_leg_unanswered
+from dialer.acts.optout import dnc_request_record
+from dialer.backends import caller_identity
 from dialer.models import (
     CallAttempt,
     CallTask,
@@ -19,8 +20,8 @@ from dialer.models import (
     StaffPresence,
     TaskStatus,
 )
-from dialer.optout import dnc_request_record
 from dialer.presence import presence_set
+from dialer.runtime.dispatch import dispatch_task
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, planned_task
 
@@ -57,7 +58,8 @@ def test_it_says_whom_to_dial_once_the_staff_leg_answers(
     answer = staff_leg_answered(attempt_id=attempt.pk, now=timezone.now())
     assert answer.refused == ""
     assert answer.leg is not None
-    assert (answer.leg.number, answer.leg.caller.number) == (NUMBER_A, CALLER_ID)
+    caller = caller_identity(answer.leg.queue.program, answer.leg.queue.purpose)
+    assert (answer.leg.number, caller.number) == (NUMBER_A, CALLER_ID)
     assert answer.leg.ring_seconds >= 15
     attempt.refresh_from_db()
     assert attempt.decision["allowed"] is True and attempt.outcome == ""

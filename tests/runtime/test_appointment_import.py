@@ -15,8 +15,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns.models import Purpose, Queue
 from config.celery import app
-from dialer import appointment_import as module
-from dialer.appointment_import import appointments_import_submit
+from dialer.acts import appointment_import as module
+from dialer.acts.appointment_import import appointments_import_submit
 from dialer.models import Appointment, AppointmentImport, CallTask
 from tests.conftest import SYSTEM, Portfolio, make_queue
 

@@ -57,10 +57,10 @@ from campaigns.models import ALL_DAYS, Contact, Queue
 from campaigns.services import program_create, queue_create
 from config.celery import app as celery_app
 from dialer.decision.zones import candidate_location
-from dialer.dispatch import dispatch_tasks
 from dialer.models import CallAttempt, CallTask, Outcome, StaffPresence, TaskStatus
 from dialer.presence import presence_set
-from dialer.reconciler import reconcile_stranded
+from dialer.runtime.dispatch import dispatch_tasks
+from dialer.runtime.reconciler import reconcile_stranded
 from dialer.tasks import DISPATCH_CHUNK, dispatch_planned
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM
 from tests.telephony.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER_ID, PUBLIC_URL, FakeTwilio

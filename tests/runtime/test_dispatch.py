@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 import time_machine
+from celery.signals import task_postrun
 from django.test import Client
 
 from audit.models import AuditEvent
 from campaigns.models import Queue
-from consent.services import consent_create, consent_revoke
-from dialer.api_clients import api_client_create
+from consent.services import ConsentInput, consent_create, consent_revoke
+from dialer.acts.revocation import consent_revoke_and_cancel
+from dialer.api.clients import api_client_create
 from dialer.backends import CallStatus
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.revocation import consent_revoke_and_cancel
+from dialer.runtime.dispatch import dispatch_task
 from dialer.tasks import _enqueue_dispatch, dispatch
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, open_queue, planned_task, wait_for
@@ -30,6 +31,19 @@ NUMBER_A = "+13055550123"  # contact_a's number
 def monday() -> Iterator[None]:
     with time_machine.travel(MONDAY_MORNING, tick=True):
         yield
+
+
+@pytest.fixture
+def handled() -> Iterator[list[tuple[str, tuple[Any, ...], Any]]]:
+    """What the worker ran, as it ran it: (task name, arguments, return value)."""
+    seen: list[tuple[str, tuple[Any, ...], Any]] = []
+
+    def record(task: Any = None, args: Any = None, retval: Any = None, **_: Any) -> None:
+        seen.append((task.name, tuple(args or ()), retval))
+
+    task_postrun.connect(record, weak=False)
+    yield seen
+    task_postrun.disconnect(record)
 
 
 def _settled(task: CallTask) -> bool:
@@ -69,15 +83,15 @@ def test_a_callback_posted_through_the_api_is_dispatched_within_a_second(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dnc_request_after_planning_stops_the_call(
-    monday: None, portfolio: Portfolio, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any, handled: list[Any]
 ) -> None:
-    from dialer.optout import dnc_request_record
+    from dialer.acts.optout import dnc_request_record
 
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
     dnc_request_record(number=NUMBER_A, source="phone", note="", actor=SYSTEM, program_id=None)
     _enqueue_dispatch([task.pk])
-    wait_for(lambda: CallTask.objects.get(pk=task.pk).status != TaskStatus.PENDING, timeout=5)
-    time.sleep(0.3)  # the message is handled: nothing may follow
+    # The worker took the planned chunk and placed nothing from it.
+    wait_for(lambda: ("dialer.bulk_dispatch_planned", ([task.pk],), 0) in handled, timeout=5)
     task.refresh_from_db()
     assert task.status == TaskStatus.CANCELLED
     assert task.closed_reason == "internal_dnc"
@@ -86,11 +100,13 @@ def test_a_dnc_request_after_planning_stops_the_call(
 
 def _express_consent(portfolio: Portfolio) -> int:
     consent = consent_create(
-        contact=portfolio.contact_a,
-        kind="tcpa_express",
-        number=NUMBER_A,
-        purposes=["callback"],
-        signed_at=MONDAY_MORNING - timedelta(days=10),
+        data=ConsentInput.of(
+            contact=portfolio.contact_a,
+            kind="tcpa_express",
+            number=NUMBER_A,
+            purposes=["callback"],
+            signed_at=MONDAY_MORNING - timedelta(days=10),
+        ),
         actor=SYSTEM,
     )
     return consent.pk
@@ -98,7 +114,7 @@ def _express_consent(portfolio: Portfolio) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_consent_revocation_after_planning_stops_the_call(
-    monday: None, portfolio: Portfolio, celery_worker: Any
+    monday: None, portfolio: Portfolio, celery_worker: Any, handled: list[Any]
 ) -> None:
     consent_id = _express_consent(portfolio)
     task = planned_task(portfolio.callback_a, portfolio.contact_a)
@@ -106,7 +122,10 @@ def test_a_consent_revocation_after_planning_stops_the_call(
     assert revocation.cancelled_task_ids == (task.pk,)
     _enqueue_dispatch([task.pk])
     dispatch.delay(task.pk)  # and a second message, as a callback would send
-    time.sleep(1.0)  # both messages are handled well within a second
+    # The worker handled both messages, and neither placed the call.
+    wait_for(lambda: ("dialer.bulk_dispatch_planned", ([task.pk],), 0) in handled, timeout=5)
+    wait_for(lambda: any(h[:2] == ("dialer.dispatch", (task.pk,)) for h in handled), timeout=5)
+    assert [h[2] for h in handled if h[0] == "dialer.dispatch"] != ["placed"]
     task.refresh_from_db()
     assert task.status == TaskStatus.CANCELLED
     assert task.closed_reason == "consent_revoked"

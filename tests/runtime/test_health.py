@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from dialer.health import BEAT_KEY
+from dialer.runtime.health import BEAT_KEY
 from dialer.tasks import heartbeat
 from tests.runtime.helpers import wait_for
 

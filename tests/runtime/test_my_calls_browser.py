@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connections
+from playwright import sync_api  # pinned in pyproject.toml: missing is a failure
 
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.runtime.dispatch import dispatch_task
 from tests.conftest import Portfolio, authenticator, browser_sign_in
 from tests.runtime.helpers import planned_task
 
@@ -36,9 +37,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-)
 if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
     pytest.skip(
         "Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.test import Client
 
 from audit.actors import actor_system
-from dialer.dispatch import dispatch_task
-from dialer.optout import dnc_request_record
-from dialer.preview import preview_take_next
+from dialer.acts.optout import dnc_request_record
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.preview import preview_take_next
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, planned_task
 

@@ -18,7 +18,7 @@ import time_machine
 from django.db import connections
 
 from audit.actors import actor_system
-from dialer.api_clients import api_client_create
+from dialer.api.clients import api_client_create
 from dialer.models import CallAttempt, Outcome, PresenceState, StaffPresence, TaskStatus
 from tests.conftest import Portfolio, authenticator, browser_sign_in
 from tests.runtime.helpers import open_queue
@@ -26,7 +26,6 @@ from tests.runtime.test_my_calls_browser import (
     ARTIFACTS,
     _next_monday_morning,
     browser_page,  # noqa: F401 (a fixture)
-    sync_api,  # noqa: F401 (skips the module without Playwright or Chromium)
 )
 
 SYSTEM = actor_system("tests")

@@ -10,11 +10,11 @@ import time_machine
 
 from audit.models import AuditEvent
 from campaigns.models import Queue
-from dialer.dispatch import dispatch_task
+from dialer.acts.optout import dnc_request_record
+from dialer.acts.outcomes import OutcomeError, attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.optout import dnc_request_record
-from dialer.outcomes import OutcomeError, attempt_outcome_record
-from dialer.planner import plan_queue
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.planner import plan_queue
 from dnc.selectors import dnc_status
 from tests.conftest import Portfolio, make_queue
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, planned_task

@@ -16,9 +16,9 @@ from audit.models import AuditEvent
 from campaigns.models import Contact, Program
 from campaigns.services import PhoneInput, contact_create
 from config.celery import app as celery_app
+from dialer.acts.optout import dnc_request_record
 from dialer.models import CallTask, TaskStatus
-from dialer.optout import dnc_request_record
-from dialer.planner import DISPATCH_LEASE, plan_queue
+from dialer.runtime.planner import DISPATCH_LEASE, plan_queue
 from dialer.tasks import DISPATCH_CHUNK, _enqueue_dispatch
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue

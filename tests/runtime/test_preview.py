@@ -11,10 +11,10 @@ import time_machine
 from django.test import Client
 
 from audit.models import AuditEvent
-from dialer.dispatch import dispatch_task
+from dialer.acts.optout import dnc_request_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.optout import dnc_request_record
-from dialer.preview import current_call, preview_take_next
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.preview import current_call, preview_take_next
 from dnc.services import internal_dnc_add
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, planned_task

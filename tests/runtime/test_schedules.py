@@ -16,7 +16,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from audit.models import AuditEvent
 from campaigns.models import Queue
 from config.celery import app as celery_app
-from dialer.schedules import (
+from dialer.runtime.schedules import (
     PLAN_TASK,
     SYSTEM,
     ScheduleError,

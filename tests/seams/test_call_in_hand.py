@@ -20,13 +20,13 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consent.services import consent_create, consent_revoke
-from dialer.dispatch import dispatch_task
+from consent.services import ConsentInput, consent_create, consent_revoke
+from dialer.acts.optout import dnc_request_record
+from dialer.acts.revocation import consent_revoke_and_cancel
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.optout import dnc_request_record
-from dialer.preview import preview_release_expired, preview_take_next
-from dialer.revocation import consent_revoke_and_cancel
-from dialer.schedules import SYSTEM as SYSTEM_SCHEDULES
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.preview import preview_release_expired, preview_take_next
+from dialer.runtime.schedules import SYSTEM as SYSTEM_SCHEDULES
 from dialer.tasks import preview_release_expired_task
 from tests.conftest import Portfolio
 from tests.runtime.conftest import celery_worker  # noqa: F401  (a real worker, for beat's task)
@@ -118,11 +118,13 @@ def test_a_revocation_after_the_take_refuses_the_dial(
     portfolio: Portfolio, monday: time_machine.Traveller
 ) -> None:
     consent = consent_create(
-        contact=portfolio.contact_a,
-        kind="tcpa_express",
-        number=NUMBER_A,
-        purposes=["callback"],
-        signed_at=timezone.now() - timedelta(days=10),
+        data=ConsentInput.of(
+            contact=portfolio.contact_a,
+            kind="tcpa_express",
+            number=NUMBER_A,
+            purposes=["callback"],
+            signed_at=timezone.now() - timedelta(days=10),
+        ),
         actor=SYSTEM,
     )
     taken = _taken(portfolio)
@@ -140,11 +142,13 @@ def test_a_revoked_consent_alone_is_seen_by_the_fresh_decision(
 ) -> None:
     """The consent half only (no task cancelled): the decision itself reads the revocation."""
     consent = consent_create(
-        contact=portfolio.contact_a,
-        kind="tcpa_express",
-        number=NUMBER_A,
-        purposes=["callback"],
-        signed_at=timezone.now() - timedelta(days=10),
+        data=ConsentInput.of(
+            contact=portfolio.contact_a,
+            kind="tcpa_express",
+            number=NUMBER_A,
+            purposes=["callback"],
+            signed_at=timezone.now() - timedelta(days=10),
+        ),
         actor=SYSTEM,
     )
     taken = _taken(portfolio)

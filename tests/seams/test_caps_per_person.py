@@ -20,10 +20,10 @@ from django.utils import timezone
 from campaigns.models import Contact, PhoneNumber, Purpose, Queue
 from campaigns.services import PhoneInput, contact_create
 from dialer.decision import decide_batch, decide_many
-from dialer.dispatch import dispatch_task, dispatch_tasks
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.planner import plan_queue
-from dialer.preview import preview_take_next
+from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
+from dialer.runtime.planner import plan_queue
+from dialer.runtime.preview import preview_take_next
 from dialer.selectors import task_facts_many
 from dialer.services import task_create
 from tests.conftest import Portfolio, make_queue

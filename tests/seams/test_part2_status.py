@@ -16,7 +16,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from campaigns.models import Contact
 from campaigns.roles import ADMISSIONS_STAFF, COMPLIANCE_OFFICER
-from dialer.alumni_import import alumni_import
+from dialer.acts.alumni_import import alumni_import
 from tests.api import conftest as api_conftest
 from tests.api.conftest import api_client, error_fields, post
 from tests.conftest import SYSTEM, Portfolio, make_user

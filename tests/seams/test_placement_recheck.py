@@ -19,12 +19,12 @@ from django.test import TestCase
 
 from audit.models import AuditEvent
 from campaigns.services import PhoneInput, contact_create
+from dialer.acts.optout import dnc_request_record
 from dialer.backends import CallStatus
 from dialer.backends.twilio import TwilioBackend
-from dialer.dispatch import dispatch_tasks
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.optout import dnc_request_record
-from dialer.planner import plan_queue
+from dialer.runtime.dispatch import dispatch_tasks
+from dialer.runtime.planner import plan_queue
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue
 from tests.seams.conftest import CALLER_ID

@@ -19,11 +19,11 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from dialer.api_clients import api_client_create
+from dialer.api.clients import api_client_create
 from dialer.backends.twilio import TwilioBackend
 from dialer.decision.engine import decide
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
-from dialer.reconciler import reconcile_stranded
+from dialer.runtime.reconciler import reconcile_stranded
 from dialer.selectors import task_facts_many
 from tests.conftest import Portfolio
 from tests.runtime.helpers import SYSTEM

@@ -25,8 +25,8 @@ from django.test import Client, override_settings
 from kombu import pools
 
 from config.celery import app as celery_app
+from dialer.api.clients import api_client_create
 from dialer.api.common import _redis
-from dialer.api_clients import api_client_create
 from dialer.models import CallAttempt, CallTask, TaskStatus
 from dialer.tasks import plan_queue_task
 from scripts.devstack import redis_server_binary

@@ -24,9 +24,9 @@ from psycopg import sql
 from campaigns.models import Contact, PhoneNumber
 from campaigns.services import PhoneInput, contact_create
 from common.fields import UnreadableValue
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask
-from dialer.planner import plan_queue
+from dialer.runtime.dispatch import dispatch_task
+from dialer.runtime.planner import plan_queue
 from dnc.selectors import dnc_status_many
 from dnc.services import internal_dnc_add
 from tests.api.conftest import api_client

@@ -25,12 +25,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
+from dialer.acts.optout import dnc_request_record
 from dialer.backends.sip import BaresipAgent, SipBackend
 from dialer.backends.sip_agent import HOLDERS, QUEUE, WORKING, SipAgent, sip_redis
-from dialer.dispatch import dispatch_task
 from dialer.models import CallAttempt, CallTask, Outcome, PresenceState, StaffPresence, TaskStatus
-from dialer.optout import dnc_request_record
 from dialer.presence import presence_set
+from dialer.runtime.dispatch import dispatch_task
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, planned_task, wait_for
 

@@ -17,7 +17,7 @@ pytest.importorskip("twilio", reason="the twilio client is not installed (pip in
 
 from campaigns.models import Contact, Purpose
 from campaigns.services import PhoneInput, contact_create
-from dialer.dispatch import dispatch_task, dispatch_tasks
+from dialer.acts.optout import dnc_request_record
 from dialer.models import (
     CallAttempt,
     CallTask,
@@ -26,9 +26,9 @@ from dialer.models import (
     StaffPresence,
     TaskStatus,
 )
-from dialer.optout import dnc_request_record
-from dialer.pacing import pace, waiting_tasks
 from dialer.presence import presence_set
+from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
+from dialer.runtime.pacing import pace, waiting_tasks
 from tests.conftest import Portfolio, make_user
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue, planned_task
 from tests.telephony.conftest import (

@@ -8,9 +8,6 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
-
-pytest.importorskip("twilio", reason="the twilio client is not installed (pip install twilio)")
-
 from twilio.request_validator import RequestValidator
 
 from audit.models import AuditEvent

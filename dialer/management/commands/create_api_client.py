@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.actors import actor_system
 from campaigns.models import Program
-from dialer.api_clients import api_client_create
+from dialer.api.clients import api_client_create
 from dialer.models import ApiRole
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.actors import actor_system
 from campaigns.models import Program
-from dialer.rnd import rnd_queries_export
+from dialer.runtime.rnd import rnd_queries_export
 
 
 class Command(BaseCommand):

@@ -38,14 +38,14 @@ from campaigns.roles import (
 )
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 from consent.models import Consent
-from consent.services import consent_create
-from dialer.api_clients import api_client_create
-from dialer.appointments import appointment_record
-from dialer.callbacks import callback_request
-from dialer.dispatch import dispatch_task
-from dialer.enrollments import enrollment_create
+from consent.services import ConsentInput, consent_create
+from dialer.acts.appointments import appointment_record
+from dialer.acts.callbacks import callback_request
+from dialer.acts.enrollments import enrollment_create
+from dialer.acts.optout import dnc_request_record
+from dialer.api.clients import api_client_create
 from dialer.models import ApiClient, CallAttempt, CallTask, TaskStatus
-from dialer.optout import dnc_request_record
+from dialer.runtime.dispatch import dispatch_task
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
 # The demo users' second factor, the same for all and printed: for the demo only.
@@ -296,25 +296,29 @@ class Command(BaseCommand):
         former = contact.patient_status == "former"
         if former:
             consent_create(
-                contact=contact,
-                kind="tcpa_written",
-                number=number.number,
-                purposes=["reactivation"],
-                signed_at=signed,
-                signature="/s/ demo e-signature",
+                data=ConsentInput.of(
+                    contact=contact,
+                    kind="tcpa_written",
+                    number=number.number,
+                    purposes=["reactivation"],
+                    signed_at=signed,
+                    signature="/s/ demo e-signature",
+                ),
                 actor=actor,
             )
         consent_create(
-            contact=contact,
-            kind="part2",
-            purposes=["reactivation"] if former else ["reminder"],
-            signed_at=signed,
-            expires_at=None,
-            expiration_event="one year after discharge",
-            signature="/s/ demo signature on paper",
-            recipients=[program.slug],
-            description="that the person attended the program, and the discharge date",
-            revocation_notice_given=True,
+            data=ConsentInput.of(
+                contact=contact,
+                kind="part2",
+                purposes=["reactivation"] if former else ["reminder"],
+                signed_at=signed,
+                expires_at=None,
+                expiration_event="one year after discharge",
+                signature="/s/ demo signature on paper",
+                recipients=[program.slug],
+                description="that the person attended the program, and the discharge date",
+                revocation_notice_given=True,
+            ),
             actor=actor,
         )
 

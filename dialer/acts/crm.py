@@ -1,0 +1,291 @@
+"""What a CRM reports through the API: contacts, consents and calls made elsewhere.
+
+A CRM retries when it does not hear back, so each write here answers a repeat
+with what the first request recorded instead of recording it twice: a
+duplicate consent would survive the revocation of its twin, and a duplicate
+attempt would count twice toward the caps. Each function is one transaction
+over the owning app's own service (which writes its audit event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from audit.services import audit_record
+from campaigns.models import Contact, Program
+from campaigns.selectors import queue_by_slug
+from campaigns.services import PhoneInput, contact_create, phone_add
+from common.phones import to_e164
+from consent.models import Consent
+from consent.services import ConsentInput, consent_create
+from dialer.acts.idempotency import Recorded, recorded_once
+from dialer.acts.outcomes import attempt_outcome_record
+from dialer.models import CallAttempt, CallTask, Outcome, TaskOrigin, TaskStatus
+from dialer.services import open_task_for, task_create
+
+EXTERNAL_BACKEND = "external"
+
+
+class CrmRecordError(ValueError):
+    """Bad or conflicting input, naming the field; the message never holds a number or name."""
+
+    def __init__(self, field: str, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.conflict = conflict
+
+
+# --- Contacts ---------------------------------------------------------------------------------
+
+
+def _contact_content(contact: Contact) -> tuple[Any, ...]:
+    return (
+        contact.first_name or "",
+        contact.last_name or "",
+        (contact.state or "").upper(),
+        contact.postal_code or "",
+        contact.patient_status,
+        frozenset(p.number for p in contact.phones.all()),
+    )
+
+
+def contact_record(
+    *, program: Program, actor: str, phones: Sequence[PhoneInput], **fields: Any
+) -> Recorded[Contact]:
+    """Create a contact; a repeat under the same `external_id` answers the first one.
+
+    1. Without an `external_id` there is nothing to recognise a repeat by: create.
+    2. Otherwise create, and if the program already has a contact with that id
+       (found first, or by the unique constraint when two requests race),
+       answer it when the request says the same thing, and refuse it with a
+       conflict on `external_id` when it says something else.
+    """
+    external_id = fields.get("external_id") or ""
+    wanted = (
+        fields.get("first_name") or "",
+        fields.get("last_name") or "",
+        (fields.get("state") or "").upper(),
+        fields.get("postal_code") or "",
+        fields.get("patient_status") or "none",
+        frozenset(to_e164(p.number) for p in phones),
+    )
+
+    def existing() -> Contact | None:
+        if not external_id:
+            return None
+        return Contact.objects.filter(program=program, external_id=external_id).first()
+
+    def repeat_of(found: Contact) -> Contact:
+        if _contact_content(found) != wanted:
+            raise CrmRecordError(
+                "external_id", "Already used in this program by another contact.", conflict=True
+            )
+        return found
+
+    return recorded_once(
+        find=existing,
+        create=lambda: contact_create(program=program, phones=phones, actor=actor, **fields),
+        repeat_of=repeat_of,
+    )
+
+
+# --- Consents ---------------------------------------------------------------------------------
+
+
+def _consent_content(consent: Consent) -> tuple[Any, ...]:
+    """Everything the person consented to, as recorded (not when or how it was recorded)."""
+    return (
+        consent.contact_id,
+        consent.kind,
+        consent.method,
+        consent.number or "",
+        tuple(sorted(consent.purposes)),
+        tuple(consent.other_purpose_list),
+        consent.signed_at,
+        consent.expires_at,
+        consent.expiration_event,
+        consent.expires_never,
+        consent.signature or "",
+        consent.discloser,
+        consent.description or "",
+        tuple(sorted(consent.recipient_programs.values_list("id", flat=True))),
+        tuple(consent.outside_recipient_list),
+        consent.revocation_notice_given,
+        consent.attempt_id,
+    )
+
+
+def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[Consent]:
+    """Record a consent the CRM collected; the same consent sent again answers the first.
+
+    1. Lock the contact's row: consents of one person are recorded one at a time.
+    2. Consents of this contact of the same kind signed at the same instant are
+       the only possible repeats; with none, create (`consent_create` validates
+       every element and writes its audit event).
+    3. Otherwise create inside a savepoint and compare what was recorded with
+       each candidate, field by field, after the service's own normalisation;
+       a match rolls the new one back (with its audit event) and answers the
+       candidate.
+    """
+    with transaction.atomic():
+        list(Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk"))
+        signed_at = fields.get("signed_at")
+        candidates = (
+            list(
+                Consent.objects.filter(
+                    contact=contact, kind=str(fields.get("kind")), signed_at=signed_at
+                )
+            )
+            if isinstance(signed_at, datetime)
+            else []
+        )
+        if not candidates:
+            return Recorded(
+                consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor),
+                created=True,
+            )
+        savepoint = transaction.savepoint()
+        new = consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor)
+        content = _consent_content(new)
+        same = next((c for c in candidates if _consent_content(c) == content), None)
+        if same is None:
+            transaction.savepoint_commit(savepoint)
+            return Recorded(new, created=True)
+        transaction.savepoint_rollback(savepoint)
+        return Recorded(same, created=False)
+
+
+# --- Calls made outside the system --------------------------------------------------------------
+
+
+def _external_task(
+    *,
+    program: Program,
+    actor: str,
+    started_at: datetime,
+    outcome: str,
+    task_id: int | None,
+    contact_id: int | None,
+    queue_slug: str | None,
+    number: str | None,
+) -> CallTask | CallAttempt:
+    """The task the call belongs to (locked), or the attempt already recorded for this call."""
+    same_call = {"backend": EXTERNAL_BACKEND, "started_at": started_at, "outcome": outcome}
+    if task_id is not None:
+        task = (
+            CallTask.objects.select_for_update(of=("self",))
+            .filter(queue__program=program, pk=task_id)
+            .first()
+        )
+        if task is None:
+            raise CrmRecordError("task", "Unknown task.")
+        repeat = CallAttempt.objects.filter(task=task, **same_call).first()
+        return repeat or task
+    contact = (
+        Contact.objects.select_for_update().filter(program=program, pk=contact_id).first()
+        if contact_id is not None
+        else None
+    )
+    if contact is None:
+        raise CrmRecordError("contact", "Unknown contact.")
+    queue = queue_by_slug(program, queue_slug) if queue_slug else None
+    if queue is None:
+        raise CrmRecordError("queue", "Unknown queue.")
+    assert number is not None
+    phone = phone_add(contact=contact, phone=PhoneInput(number))
+    repeat = CallAttempt.objects.filter(
+        task__contact=contact, task__queue=queue, task__number_hash=phone.number_hash, **same_call
+    ).first()
+    if repeat is not None:
+        return repeat
+    task = open_task_for(queue=queue, number_hash=phone.number_hash)
+    if task is None:
+        task = task_create(
+            contact=contact,
+            phone=phone,
+            queue=queue,
+            origin=TaskOrigin.API,
+            actor=actor,
+            source=EXTERNAL_BACKEND,
+        )
+    return CallTask.objects.select_for_update().get(pk=task.pk)
+
+
+def external_attempt_record(
+    *,
+    program: Program,
+    actor: str,
+    started_at: datetime,
+    outcome: str,
+    duration_seconds: int | None = None,
+    task_id: int | None = None,
+    contact_id: int | None = None,
+    queue_slug: str | None = None,
+    number: str | None = None,
+) -> Recorded[CallAttempt]:
+    """Record a call placed outside the system; it counts toward caps like any other.
+
+    1. Find and lock the task: by id, or the open task of (contact, queue,
+       number), created (with the number added to the contact) when there is none.
+    2. A call of that task (or, without a task id, of that contact, queue and
+       number) already recorded from outside with the same start and outcome
+       is this call, sent again: answer it, even if it closed the task.
+    3. Otherwise the task must be open, unless the person asked not to be
+       called (`dnc_requested`): an opt-out is never refused, so on a closed
+       task the call is recorded without reopening it.
+    4. Add the attempt (next attempt number), count it on an open task, and
+       record its outcome (`attempt_outcome_record`: the retry policy;
+       `dnc_requested` puts the number on the internal list and cancels its calls).
+    """
+    if outcome not in Outcome.values or outcome == Outcome.WITHDRAWN:
+        raise CrmRecordError("outcome", "Not an outcome of a call.")
+    with transaction.atomic():
+        found = _external_task(
+            program=program,
+            actor=actor,
+            started_at=started_at,
+            outcome=outcome,
+            task_id=task_id,
+            contact_id=contact_id,
+            queue_slug=queue_slug,
+            number=number,
+        )
+        if isinstance(found, CallAttempt):
+            return Recorded(found, created=False)
+        task = found
+        is_open = task.status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+        if not is_open and outcome != Outcome.DNC_REQUESTED:
+            raise CrmRecordError("task", "This task is closed.")
+        number_next = (task.attempt_set.aggregate(n=Max("attempt_number"))["n"] or 0) + 1
+        attempt = CallAttempt.objects.create(
+            task=task,
+            phone=task.phone,
+            attempt_number=number_next,
+            started_at=started_at,
+            backend=EXTERNAL_BACKEND,
+        )
+        if is_open:
+            task.attempts += 1
+            task.last_attempt_at = max(filter(None, [task.last_attempt_at, started_at]))
+            task.status = TaskStatus.IN_PROGRESS
+            task.save(update_fields=["attempts", "last_attempt_at", "status", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="call.recorded_external",
+            object_type="call_attempt",
+            object_id=attempt.pk,
+            program_id=program.pk,
+            data={"task": task.pk, "attempt_number": number_next},
+        )
+        attempt = attempt_outcome_record(
+            attempt_id=attempt.pk,
+            outcome=outcome,
+            duration_seconds=duration_seconds,
+            actor=actor,
+        )
+    return Recorded(attempt, created=True)

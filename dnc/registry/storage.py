@@ -159,9 +159,10 @@ def load_changes(cursor: Any, load_id: int) -> tuple[Keys, Keys]:
 
 
 def fetch_numbers(cursor: Any, select: str) -> Keys:
-    """The bigint column of a query (SQL of ours, never input), as one sorted array."""
+    """The bigint column of a query or of a DELETE ... RETURNING (SQL of ours, never input),
+    as one sorted array."""
     buffer = bytearray()
-    query = f"COPY (SELECT array_agg(x ORDER BY x) FROM ({select}) s(x)) TO STDOUT (FORMAT binary)"  # noqa: S608
+    query = f"COPY (WITH s(x) AS ({select}) SELECT array_agg(x ORDER BY x) FROM s) TO STDOUT (FORMAT binary)"  # noqa: S608, E501
     with cursor.copy(query) as copy:
         for data in copy:
             buffer += data
@@ -318,7 +319,8 @@ def changes_apply(
             cursor,
             "dnc_changes_delete",
             load_id,
-            store=(removed, "-c.number"),
+            np.sort(deletes[delete_loads == load_id]),
+            store=(removed, -1, 0),
             take_back=(added_table, f"c.number + {ADDED}"),
         )
     for load_id in np.unique(add_loads).tolist():
@@ -327,7 +329,8 @@ def changes_apply(
             cursor,
             "dnc_changes_add",
             load_id,
-            store=(added_table, f"c.number + {ADDED}"),
+            np.sort(adds[add_loads == load_id]),
+            store=(added_table, 1, ADDED),
             take_back=(removed, "-c.number"),
         )
     # Fresh statistics for the next change list's plans.
@@ -338,25 +341,35 @@ def changes_apply(
 
 
 def _record(
-    cursor: Any, changes: str, load_id: int, *, store: tuple[str, str], take_back: tuple[str, str]
+    cursor: Any,
+    changes: str,
+    load_id: int,
+    keys: Keys,
+    *,
+    store: tuple[str, int, int],
+    take_back: tuple[str, str],
 ) -> int:
-    """One load's changes of one kind: 1. store each change that has no earlier
-    opposite change (as `store`: table, value); 2. take those back (`take_back`)."""
-    table, value = store
+    """One load's changes of one kind (`keys`, sorted, also in the table `changes`):
+    1. take back the earlier opposite changes they meet (`take_back`: table, stored value);
+    2. append the others to `store` (table, sign and offset of the stored value) by COPY."""
     opposite, stored = take_back
-    cursor.execute(
-        f"INSERT INTO {table} (number) SELECT {value} FROM {changes} c"  # noqa: S608
-        f" WHERE c.load_id = %s"
-        f" AND NOT EXISTS (SELECT 1 FROM {opposite} t WHERE t.number = {stored}) ORDER BY 1",
-        [load_id],
-    )
-    count = int(cursor.rowcount)
-    cursor.execute(
+    taken = fetch_numbers(
+        cursor,
         f"DELETE FROM {opposite} t USING {changes} c"  # noqa: S608
-        f" WHERE c.load_id = %s AND t.number = {stored}",
-        [load_id],
+        f" WHERE c.load_id = {int(load_id)} AND t.number = {stored} RETURNING c.number",
     )
-    return count + int(cursor.rowcount)
+    table, sign, offset = store
+    new = np.setdiff1d(keys, taken, assume_unique=True) * sign + offset
+    new.sort()
+    rows = np.empty(len(new), _ROW)
+    rows["fields"] = 1
+    rows["length"] = 8
+    rows["value"] = new
+    with cursor.copy(f"COPY {table} (number) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(_HEADER)
+        copy.write(rows.tobytes())
+        copy.write(_TRAILER)
+    return len(taken) + len(new)
 
 
 def area_range(area_code: int) -> tuple[int, int]:

@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES
 from dnc.registry.storage import (
+    KEY_END,
     RegistryVersion,
     area_range,
     area_tables,
@@ -49,7 +50,6 @@ HEADER_BYTES = 1 << 20
 BLOCK_BYTES = AREA_SPAN // 8
 # Keys looked up per pass: the temporary arrays of a pass stay in the CPU cache.
 CHUNK = 1 << 16
-_KEY_END = 1000 * AREA_SPAN
 STALE_BUILD_SECONDS = 6 * 3600
 _ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 
@@ -84,8 +84,8 @@ class DenseIndex:
         keys = np.asarray(keys, np.int64)
         count = len(keys)
         found = {source: np.empty(count, np.bool_) for source in self.sources}
-        if count and (int(keys.min()) < 0 or int(keys.max()) >= _KEY_END):
-            keys = np.where((keys >= 0) & (keys < _KEY_END), keys, 0)  # key 0: the zero block
+        if count and (int(keys.min()) < 0 or int(keys.max()) >= KEY_END):
+            keys = np.where((keys >= 0) & (keys < KEY_END), keys, 0)  # key 0: the zero block
         starts = self.slots * BLOCK_BYTES  # byte offset of each source's block per area code
         for start in range(0, count, CHUNK):
             chunk = keys[start : start + CHUNK]
@@ -103,7 +103,7 @@ class DenseIndex:
 
     def contains_one(self, key: int) -> list[str]:
         """The sources that list one key."""
-        if not 0 <= key < _KEY_END:
+        if not 0 <= key < KEY_END:
             return []
         area, line = divmod(key, AREA_SPAN)
         return [

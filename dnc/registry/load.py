@@ -110,8 +110,10 @@ def registry_load(
     2. Full: COPY every file's numbers, as it is parsed, into new tables (one
        per area code) under a new load table; index them, attach the load
        table to the registry and point the coverage of what it covers at it.
-       Changes: parse every file, then delete and add in the load tables in
-       force and bring the source's copies up to the as-of date.
+       Changes: parse every file; keep, per number, its last change that
+       changes something (the index of the version in force says, else
+       PostgreSQL); record those beside the full lists in force (their rows
+       are never rewritten) and bring the source's copies up to the as-of date.
     3. A file with bad lines refuses the whole load, unless `skip_bad`.
     4. Bump the generation (in-memory indexes follow it), record the load and
        its audit event, commit; then drop partitions no longer in force.

@@ -122,11 +122,11 @@ def area_table_name(load_id: int, area: int) -> str:
     return f"{partition_name(load_id)}_{int(area)}"
 
 
-def area_table_create(cursor: Any, load_id: int, area: int, *, if_missing: bool = False) -> str:
+def area_table_create(cursor: Any, load_id: int, area: int) -> str:
     name = area_table_name(load_id, area)
     low, high = area_range(area)
     cursor.execute(
-        f"CREATE TABLE {'IF NOT EXISTS ' if if_missing else ''}{name}"
+        f"CREATE TABLE {name}"
         f" PARTITION OF {partition_name(load_id)} FOR VALUES FROM ({low}) TO ({high})"
     )
     return name

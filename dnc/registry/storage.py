@@ -35,15 +35,21 @@ from dnc.models import partition_name
 PARENT = "dnc_registry_number"
 KEY_END = 1000 * AREA_SPAN  # keys are 0 to KEY_END - 1
 ADDED = KEY_END  # a number added by a change list is stored as number + ADDED
-# Whether the load `{load}` lists the key `{key}` (SQL expressions); `n` is free to use.
-LISTED_SQL = (
-    "((EXISTS (SELECT 1"  # noqa: S608 (constants only)
-    " FROM dnc_registry_number n WHERE n.load_id = {load} AND n.number = {key})"
-    " AND NOT EXISTS (SELECT 1 FROM dnc_registry_number n"
-    " WHERE n.load_id = {load} AND n.number = -{key}))"
-    " OR EXISTS (SELECT 1 FROM dnc_registry_number n"
-    f" WHERE n.load_id = {{load}} AND n.number = {{key}} + {ADDED}))"
-)
+
+
+def _listed_sql(base: str, removed: str, added: str, *, key: str, load: str = "") -> str:
+    """SQL that is true when a load lists `key`: in its full list and not removed, or added.
+    `load`: the load id to restrict to when the tables are the whole registry's."""
+    where = f"n.load_id = {load} AND " if load else ""
+    return (
+        f"((EXISTS (SELECT 1 FROM {base} n WHERE {where}n.number = {key})"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {removed} n WHERE {where}n.number = -{key}))"
+        f" OR EXISTS (SELECT 1 FROM {added} n WHERE {where}n.number = {key} + {ADDED}))"
+    )
+
+
+# Whether the load `{load}` lists the key `{key}` (SQL expressions to format in).
+LISTED_SQL = _listed_sql(PARENT, PARENT, PARENT, key="{key}", load="{load}")
 # Held by a load for its whole transaction, and by the pruning of old partitions.
 LOAD_LOCK = 7_311_003
 
@@ -286,11 +292,13 @@ def changes_listed(cursor: Any, keys: Keys, load_ids: Keys) -> Mask:
     copy_into_temp(cursor, "dnc_changes_probe", keys, load_ids)
     found = np.zeros(len(keys), np.bool_)
     for load_id in np.unique(load_ids).tolist():
-        change_tables_create(cursor, load_id)
+        removed, added = change_tables_create(cursor, load_id)
+        # The load's own tables by name: planned once, not pruned again for every key.
+        rule = _listed_sql(partition_name(load_id), removed, added, key="p.number")
         listed = fetch_numbers(
             cursor,
             f"SELECT p.number FROM dnc_changes_probe p WHERE p.load_id = {int(load_id)}"  # noqa: S608
-            " AND " + LISTED_SQL.format(load=int(load_id), key="p.number"),
+            f" AND {rule}",
         )
         mine = load_ids == load_id
         found[mine] = np.isin(keys[mine], listed)

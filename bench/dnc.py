@@ -2,6 +2,7 @@
 
     python bench/dnc.py            # 20,000,000 registry numbers, 1,000,000 candidates
     python bench/dnc.py --quick    # 200,000 numbers, 50,000 candidates (smoke run)
+    python bench/dnc.py --size 250000000   # the national registry's size
 
 Runs against a scratch database created next to DATABASE_URL's (and dropped
 at the end), with a scratch index directory, so it never touches real data.
@@ -9,8 +10,13 @@ Prints the machine on the first line, then one figure per line (BENCH.md):
 
   load_rows_per_s            full national load through `registry_load` (parse,
                              COPY, index, attach, swap), rows per second
-  changes_apply_1m_s         a change list of 500k additions + 500k deletions
+  load_client_cpu_us_per_row / load_server_cpu_us_per_row   CPU time of this process
+                             and of its PostgreSQL backend during that load, per row
+  changes_apply_1m_s         a change list of 500k additions + 500k deletions, with
+                             the index of the registry in force built (as the
+                             load_dnc_registry command leaves it)
   index_build_s              the memory-mapped dense index, rebuilt from PostgreSQL
+  registry_size / index_bytes   numbers in the registries after the changes; index file size
   bulk_scrub_numbers_per_s   `dnc_scrub_keys` on 1M candidate keys (internal list,
                              national and state registries), median of 5
   bulk_status_many_numbers_per_s   `dnc_status_many` on the same 1M as E.164
@@ -131,7 +137,13 @@ def member(sorted_set: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return sorted_set[at] == keys
 
 
-def run(quick: bool) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process of this machine (a PostgreSQL backend)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(quick: bool, size: int | None) -> None:
     import django
 
     django.setup()
@@ -147,18 +159,19 @@ def run(quick: bool) -> None:
     from dnc.models import InternalDncEntry, RegistryCoverage, RegistryNumber
     from dnc.registry.load import RegistryInput, registry_load
     from dnc.registry.parse import LineMode
-    from dnc.registry.storage import area_tables
+    from dnc.registry.storage import ADDED, area_tables, load_changes
     from dnc.selectors import dnc_scrub_keys, dnc_status, dnc_status_many
 
     call_command("migrate", verbosity=0)
     actor = actor_system("bench")
-    total = 200_000 if quick else 20_000_000
+    total = size or (200_000 if quick else 20_000_000)
     candidates_n = 50_000 if quick else 1_000_000
     changes_n = 20_000 if quick else 500_000
     rng = np.random.default_rng(SEED)
     work = Path(tempfile.mkdtemp(prefix="dnc-bench-"))
     try:
-        codes, registry = synthetic_registry(total, 8 if quick else 40, rng)
+        # 500,000 numbers per area code, as in the national registry (40 at 20M).
+        codes, registry = synthetic_registry(total, 8 if quick else max(40, total // 500_000), rng)
         files = []
         bounds = np.searchsorted(registry, np.append(codes, codes[-1] + 1) * AREA_SPAN)
         for index, code in enumerate(codes.tolist()):
@@ -172,6 +185,10 @@ def run(quick: bool) -> None:
             f" state list {len(state):,}"
         )
 
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        server_cpu, client_cpu = _cpu_seconds(backend), time.process_time()
         started = time.perf_counter()
         result = registry_load(
             source="national",
@@ -181,7 +198,12 @@ def run(quick: bool) -> None:
             actor=actor,
         )
         seconds = time.perf_counter() - started
-        figure("load_rows_per_s", result.load.rows_added / seconds, "/s")
+        rows = result.load.rows_added
+        figure("load_rows_per_s", rows / seconds, "/s")
+        figure("load_client_cpu_us_per_row", 1e6 * (time.process_time() - client_cpu) / rows, "us")
+        figure(
+            "load_server_cpu_us_per_row", 1e6 * (_cpu_seconds(backend) - server_cpu) / rows, "us"
+        )
         note(result.summary())
         registry_load(
             source="state:FL",
@@ -200,6 +222,9 @@ def run(quick: bool) -> None:
         adds = adds_pool[~member(registry, adds_pool)][:changes_n]
         rng.shuffle(adds)
         write_changes(work / "changes.txt", adds, deletes)
+        started = time.perf_counter()
+        index_build()
+        note(f"index of the full lists built in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
         changed = registry_load(
             source="national",
@@ -221,7 +246,9 @@ def run(quick: bool) -> None:
         started = time.perf_counter()
         index_path, indexed = index_build()
         figure("index_build_s", time.perf_counter() - started, "s")
-        note(f"index: {indexed:,} numbers, {index_path.stat().st_size / 1e6:,.0f} MB")
+        assert indexed == len(present) + len(state)  # national and the state list
+        figure("registry_size", len(present), "numbers")
+        figure("index_bytes", index_path.stat().st_size, "B")
 
         # Candidates: a third listed, the rest unlisted numbers of the same and other area codes.
         listed = rng.choice(present, candidates_n // 3, replace=False)
@@ -277,7 +304,7 @@ def run(quick: bool) -> None:
         assert np.array_equal(by_postgres.national, truth_national[: len(sample)])
 
         note("scrubs done")
-        roaring = _roaring_from_postgres(connection, _area_lines, area_tables)
+        roaring = _roaring_from_postgres(connection, _area_lines, area_tables, load_changes)
         started = time.perf_counter()
         hits = _roaring_contains(roaring["national"], keys)
         figure(
@@ -319,7 +346,12 @@ def run(quick: bool) -> None:
                 number_hash=keyed_hash(number), removed_at__isnull=True
             ).exists()
             for load_id in loads.get(key // AREA_SPAN, []) + loads.get(0, []):
-                RegistryNumber.objects.filter(load_id=load_id, number=key).exists()
+                found = set(
+                    RegistryNumber.objects.filter(
+                        load_id=load_id, number__in=[key, -key, key + ADDED]
+                    ).values_list("number", flat=True)
+                )
+                _ = (key in found and -key not in found) or key + ADDED in found
         naive_rate = naive_n / (time.perf_counter() - started)
         figure("naive_orm_numbers_per_s", naive_rate, "/s")
         figure("speedup_vs_naive_orm", bulk_rate / naive_rate, "x")
@@ -328,7 +360,9 @@ def run(quick: bool) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _roaring_from_postgres(connection: Any, area_lines: Any, area_tables: Any) -> dict[str, Any]:
+def _roaring_from_postgres(
+    connection: Any, area_lines: Any, area_tables: Any, load_changes: Any
+) -> dict[str, Any]:
     """pyroaring bitmaps per source and area code, from the same rows as the dense index."""
     from pyroaring import BitMap
 
@@ -338,8 +372,17 @@ def _roaring_from_postgres(connection: Any, area_lines: Any, area_tables: Any) -
             "SELECT source, area_code, load_id FROM dnc_registrycoverage WHERE source = 'national'"
         )
         for source, area, load_id in cursor.fetchall():
+            removed, added = load_changes(cursor, load_id)
             lines = area_lines(cursor, area_tables(cursor, load_id)[area], area)
-            maps.setdefault(source, {})[area] = BitMap(lines.astype(np.uint32))
+            listed = BitMap(lines.astype(np.uint32))
+            low = area * AREA_SPAN
+            for changes, keep in ((removed, False), (added, True)):
+                within = changes[(changes >= low) & (changes < low + AREA_SPAN)] - low
+                if keep:
+                    listed |= BitMap(within.astype(np.uint32))
+                else:
+                    listed -= BitMap(within.astype(np.uint32))
+            maps.setdefault(source, {})[area] = listed
     return maps
 
 
@@ -366,6 +409,7 @@ def _roaring_contains(maps: dict[int, Any], keys: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--size", type=int, default=None, help="registry numbers (20,000,000)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         sys.exit("DATABASE_URL is not set (make bench sets it)")
@@ -383,7 +427,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = _with_database(os.environ["DATABASE_URL"], name)
     os.environ["DNC_INDEX_DIR"] = index_dir
     try:
-        run(args.quick)
+        run(args.quick, args.size)
     finally:
         from django.db import connections
 

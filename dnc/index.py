@@ -3,9 +3,11 @@
 Layout of `registry-<stamp>.idx`: a header region of HEADER_BYTES (magic,
 then the length and text of a JSON header: stamp, generation, sources, and for each
 source the block number of every area code it has numbers in), then blocks of
-BLOCK_BYTES, one bit per number NXX-XXXX of one area code of one source. The
-whole national registry (about 600 area codes) takes about 750 MB, mapped once
-and shared by every process on the machine through the page cache.
+BLOCK_BYTES, one bit per number NXX-XXXX of one area code of one source. Block 0
+is all zeros: an area code a source does not cover points there, so a lookup
+needs no test of coverage. The whole national registry (about 600 area codes)
+takes about 750 MB, mapped once and shared by every process on the machine
+through the page cache.
 
 An index is only ever used for the generation it was built from: a reader
 compares its stamp with the one in PostgreSQL on every call, and falls back to
@@ -34,11 +36,20 @@ from django.db import connection, transaction
 
 from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES
-from dnc.registry.storage import RegistryVersion, area_range, area_tables, current_version
+from dnc.registry.storage import (
+    KEY_END,
+    RegistryVersion,
+    area_range,
+    area_tables,
+    current_version,
+    load_changes,
+)
 
-MAGIC = b"DNCIDX01"
+MAGIC = b"DNCIDX02"
 HEADER_BYTES = 1 << 20
 BLOCK_BYTES = AREA_SPAN // 8
+# Keys looked up per pass: the temporary arrays of a pass stay in the CPU cache.
+CHUNK = 1 << 16
 STALE_BUILD_SECONDS = 6 * 3600
 _ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 
@@ -60,42 +71,47 @@ def index_path(stamp: str, directory: Path | None = None) -> Path:
 class DenseIndex:
     version: RegistryVersion
     sources: tuple[str, ...]
-    slots: npt.NDArray[np.int64]  # (sources, 1000): block number, -1 for none
+    slots: npt.NDArray[np.int64]  # (sources, 1000): block number, 0 (the zero block) for none
     bits: npt.NDArray[np.uint8]
 
     def contains(self, keys: Keys) -> dict[str, Mask]:
-        """For each source, which keys it lists (keys outside 2000000000-9999999999 never match).
+        """For each source, which keys it lists (keys outside 0-9999999999 never match).
 
-        Every key is looked up in every source's table of blocks, with no
-        sorting and no index arrays: a few passes of arithmetic and one gather.
+        Every key is looked up in every source's table of blocks with no sorting
+        and no test of coverage: a few passes of arithmetic and one gather, on
+        chunks of keys small enough for the CPU cache.
         """
-        area = keys // AREA_SPAN
-        in_range = (area >= 0) & (area <= 999)
-        np.clip(area, 0, 999, out=area)
-        line = keys - area * AREA_SPAN
-        in_block = line >> 3
-        bit = (line & 7).astype(np.uint8)
-        found: dict[str, Mask] = {}
-        for row, source in enumerate(self.sources):
-            slot = self.slots[row][area]
-            covered = (slot >= 0) & in_range
-            offset = slot * BLOCK_BYTES + in_block
-            offset[~covered] = 0
-            found[source] = ((self.bits[offset] >> bit) & 1).astype(np.bool_) & covered
+        keys = np.asarray(keys, np.int64)
+        count = len(keys)
+        found = {source: np.empty(count, np.bool_) for source in self.sources}
+        if count and (int(keys.min()) < 0 or int(keys.max()) >= KEY_END):
+            keys = np.where((keys >= 0) & (keys < KEY_END), keys, 0)  # key 0: the zero block
+        starts = self.slots * BLOCK_BYTES  # byte offset of each source's block per area code
+        for start in range(0, count, CHUNK):
+            chunk = keys[start : start + CHUNK]
+            area = chunk // AREA_SPAN
+            line = chunk - area * AREA_SPAN
+            bit = (line & 7).astype(np.uint8)
+            line >>= 3
+            for row, source in enumerate(self.sources):
+                offset = starts[row][area]
+                offset += line
+                byte = self.bits[offset]
+                np.right_shift(byte, bit, out=byte)
+                np.bitwise_and(byte, 1, out=found[source][start : start + CHUNK].view(np.uint8))
         return found
 
     def contains_one(self, key: int) -> list[str]:
         """The sources that list one key."""
-        area = key // AREA_SPAN
-        if not 0 <= area < 1000:
+        if not 0 <= key < KEY_END:
             return []
-        line = key - area * AREA_SPAN
-        found = []
-        for row, source in enumerate(self.sources):
-            slot = int(self.slots[row, area])
-            if slot >= 0 and int(self.bits[slot * BLOCK_BYTES + (line >> 3)]) >> (line & 7) & 1:
-                found.append(source)
-        return found
+        area, line = divmod(key, AREA_SPAN)
+        return [
+            source
+            for row, source in enumerate(self.sources)
+            if int(self.bits[int(self.slots[row, area]) * BLOCK_BYTES + (line >> 3)]) >> (line & 7)
+            & 1
+        ]
 
 
 def index_open(version: RegistryVersion, directory: Path | None = None) -> DenseIndex | None:
@@ -114,18 +130,18 @@ def index_open(version: RegistryVersion, directory: Path | None = None) -> Dense
     except (OSError, ValueError):
         return None
     blocks = int(header["blocks"])
-    if header["stamp"] != version.stamp or size != HEADER_BYTES + blocks * BLOCK_BYTES:
+    if (
+        header["stamp"] != version.stamp
+        or blocks < 1
+        or size != HEADER_BYTES + blocks * BLOCK_BYTES
+    ):
         return None
     sources = tuple(header["sources"])
-    slots = np.full((len(sources), 1000), -1, np.int64)
+    slots = np.zeros((len(sources), 1000), np.int64)
     for row, source in enumerate(sources):
         for area, block in header["slots"][source].items():
             slots[row, int(area)] = block
-    bits: npt.NDArray[np.uint8] = (
-        np.memmap(path, np.uint8, mode="r", offset=HEADER_BYTES, shape=(blocks * BLOCK_BYTES,))
-        if blocks
-        else np.zeros(1, np.uint8)
-    )
+    bits = np.memmap(path, np.uint8, mode="r", offset=HEADER_BYTES, shape=(blocks * BLOCK_BYTES,))
     return DenseIndex(version=version, sources=sources, slots=slots, bits=bits)
 
 
@@ -157,8 +173,10 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
     1. In one read-only, repeatable-read transaction (one snapshot), read the
        version (generation and stamp) and the copies in force.
     2. For every source and area code in force, fetch that area code's lines
-       from its load's area table as one array and set their bits in a block
-       of a temporary file (a state list: every area code it has numbers in).
+       from its load's area table as one array, set their bits in a block,
+       clear those of the numbers change lists removed and set those they
+       added, and write the block to a temporary file (a state list: every
+       area code it has numbers in).
     3. Write the header, fsync, rename to the stamp's name (atomic), fsync
        the directory; readers never see a half-written index. Remove the
        files of other versions (processes that mapped them keep them).
@@ -185,27 +203,38 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
             coverage = cursor.fetchall()
             sources: list[str] = []
             slots: dict[str, dict[str, int]] = {}
-            blocks = numbers = 0
+            blocks, numbers = 1, 0  # block 0: the zero block
             with temporary.open("wb") as out:
-                out.truncate(HEADER_BYTES)
-                out.seek(HEADER_BYTES)
+                out.truncate(HEADER_BYTES + BLOCK_BYTES)
+                out.seek(HEADER_BYTES + BLOCK_BYTES)
+                changes: dict[int, tuple[Keys, Keys]] = {}
                 for source, area_code, load_id in coverage:
                     if source not in slots:
                         sources.append(source)
                         slots[source] = {}
-                    tables = area_tables(cursor, load_id)
+                    if load_id not in changes:
+                        changes[load_id] = load_changes(cursor, load_id)
+                    removed, added = changes[load_id]
+                    tables: dict[int, str | None] = dict(area_tables(cursor, load_id))
+                    for area in np.unique(added // AREA_SPAN).tolist():
+                        tables.setdefault(area, None)  # numbers added where the list had none
                     if area_code != ALL_AREA_CODES:  # a national copy: this area code only
                         tables = {a: t for a, t in tables.items() if a == area_code}
                     for area, table in sorted(tables.items()):
-                        lines = _area_lines(cursor, table, area)
-                        if lines.size == 0:
-                            continue
                         block = np.zeros(AREA_SPAN, np.bool_)
-                        block[lines] = True
+                        if table is not None:
+                            block[_area_lines(cursor, table, area)] = True
+                        low, high = area_range(area)
+                        for listed, keys in ((False, removed), (True, added)):
+                            within = keys[np.searchsorted(keys, low) : np.searchsorted(keys, high)]
+                            block[within - low] = listed
+                        count = int(np.count_nonzero(block))
+                        if count == 0:
+                            continue
                         out.write(np.packbits(block, bitorder="little").tobytes())
                         slots[source][str(area)] = blocks
                         blocks += 1
-                        numbers += int(lines.size)
+                        numbers += count
                 header = json.dumps(
                     {
                         "stamp": version.stamp,

@@ -38,11 +38,12 @@ from dnc.keys import (
     keys_from_numbers,
 )
 from dnc.models import ALL_AREA_CODES, InternalDncEntry
-from dnc.registry.storage import RegistryVersion, current_version
+from dnc.registry.storage import LISTED_SQL, RegistryVersion, current_version
 
 NATIONAL = "national"
 STATE_PREFIX = "state:"
 PG_CHUNK = 100_000
+SCRUB_CHUNK = 1 << 16
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,10 @@ def dnc_scrub_keys(*, keys: Keys, engine: str = "auto") -> Scrub:
     it, else PostgreSQL), "postgres", or "index" (LookupError when there is none).
     """
     keys = np.asarray(keys, np.int64)
-    internal = _internal_set().contains(keys)
+    listed = _internal_set()
+    internal = np.empty(len(keys), np.bool_)
+    for start in range(0, len(keys), SCRUB_CHUNK):  # cache-sized passes
+        internal[start : start + SCRUB_CHUNK] = listed.contains(keys[start : start + SCRUB_CHUNK])
     with connection.cursor() as cursor:
         version = current_version(cursor)
     index = index_for(version) if engine in ("auto", "index") else None
@@ -226,23 +230,23 @@ SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
        EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL),
        NULL::text[]
 """
-_ONE_FULL = """
+_ONE_FULL = f"""
 SELECT (SELECT generation FROM dnc_registrystate WHERE id = 1),
        (SELECT stamp FROM dnc_registrystate WHERE id = 1),
        EXISTS (SELECT 1 FROM dnc_internaldncentry WHERE number_hash = %s AND removed_at IS NULL),
-       ARRAY(SELECT c.source FROM dnc_registrycoverage c
-             WHERE c.area_code IN (%s, 0)
-               AND EXISTS (SELECT 1 FROM dnc_registry_number n
-                           WHERE n.load_id = c.load_id AND n.number = %s))
-"""
+       ARRAY(SELECT c.source FROM (SELECT %s::int AS area, %s::bigint AS number) q
+             JOIN dnc_registrycoverage c ON c.area_code IN (q.area, 0)
+             WHERE {LISTED_SQL.format(load="c.load_id", key="q.number")})
+"""  # noqa: S608 (constants only)
 # Each candidate meets the copies covering it (its area code's, and whole-list copies)
-# by equi-joins, then one index probe per copy: LIMIT 1 in the LATERAL keeps the probe
-# a parameterised nested loop, pruned to one area table, whatever the planner thinks
-# of the registry's size (a merge join would sort all of it).
-_MANY = """
+# by equi-joins, then index probes per copy: the correlated EXISTS keep each probe a
+# parameterised lookup, pruned to one small table, whatever the planner thinks of the
+# registry's size (a merge join would sort all of it).
+_MANY = f"""
 WITH q AS MATERIALIZED (
     SELECT number, i, (number / 10000000)::int AS area
     FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(number, i)
+    WHERE number >= 0 AND number < 10000000000  -- no other key is a number
 ), copies AS (
     SELECT q.i, q.number, c.source, c.load_id
     FROM q JOIN dnc_registrycoverage c ON c.area_code = q.area
@@ -251,11 +255,8 @@ WITH q AS MATERIALIZED (
     FROM q CROSS JOIN dnc_registrycoverage c WHERE c.area_code = 0
 )
 SELECT copies.i, copies.source FROM copies
-CROSS JOIN LATERAL (
-    SELECT 1 FROM dnc_registry_number n
-    WHERE n.load_id = copies.load_id AND n.number = copies.number LIMIT 1
-) AS hit
-"""
+WHERE {LISTED_SQL.format(load="copies.load_id", key="copies.number")}
+"""  # noqa: S608 (constants only)
 
 
 def _registry_postgres(keys: Keys) -> dict[str, Mask]:

@@ -26,7 +26,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from dnc.keys import AREA_SPAN, Keys
+from dnc.index import index_for
+from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES, LoadKind, RegistryLoad
 from dnc.registry import storage
 from dnc.registry.parse import (
@@ -109,8 +110,10 @@ def registry_load(
     2. Full: COPY every file's numbers, as it is parsed, into new tables (one
        per area code) under a new load table; index them, attach the load
        table to the registry and point the coverage of what it covers at it.
-       Changes: parse every file, then delete and add in the load tables in
-       force and bring the source's copies up to the as-of date.
+       Changes: parse every file; keep, per number, its last change that
+       changes something (the index of the version in force says, else
+       PostgreSQL); record those beside the full lists in force (their rows
+       are never rewritten) and bring the source's copies up to the as-of date.
     3. A file with bad lines refuses the whole load, unless `skip_bad`.
     4. Bump the generation (in-memory indexes follow it), record the load and
        its audit event, commit; then drop partitions no longer in force.
@@ -287,7 +290,11 @@ def _changes(
         else:
             load_of_area[area] = load_id
     target = load_of_area[keys // AREA_SPAN]
-    adds, deletes = (ops == ADD) & (target > 0), (ops == DELETE) & (target > 0)
+    covered = target > 0
+    listed = np.zeros(len(keys), np.bool_)
+    listed[covered] = _listed_now(cursor, load.source, keys[covered], target[covered])
+    # Only what changes something: a number listed is not added again, nor one unlisted deleted.
+    adds, deletes = (ops == ADD) & covered & ~listed, (ops == DELETE) & covered & listed
     progress.phase(f"{int(adds.sum()):,} additions and {int(deletes.sum()):,} deletions; applying")
     added, deleted = storage.changes_apply(
         cursor,
@@ -301,6 +308,15 @@ def _changes(
     load.rows_added = added
     load.rows_deleted = deleted
     return int(((ops == ADD) & (target == 0)).sum())
+
+
+def _listed_now(cursor: Any, source: str, keys: Keys, load_ids: Keys) -> Mask:
+    """Which keys the copies in force of `source` list: from this machine's index of the
+    version in force when it has one (the load lock keeps that version), else PostgreSQL."""
+    index = index_for(storage.current_version(cursor))
+    if index is not None and source in index.sources:
+        return index.contains(keys)[source]
+    return storage.changes_listed(cursor, keys, load_ids)
 
 
 def _refuse_bad(files: Sequence[FileStats], skip_bad: bool) -> None:

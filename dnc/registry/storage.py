@@ -1,10 +1,18 @@
 """The registry's tables in PostgreSQL, the load lock and the generation.
 
     dnc_registry_number            partitioned by load (LIST load_id)
-      dnc_regnum_<load>            one per full load, partitioned by area code (RANGE number)
-        dnc_regnum_<load>_<area>   the numbers of one area code, each with its own index
+      dnc_regnum_<load>            one per full load, partitioned by RANGE (number):
+        dnc_regnum_<load>_<area>   the numbers of its full list in one area code
+        dnc_regnum_<load>_removed  -n for each number n a change list removed
+        dnc_regnum_<load>_added    n + ADDED for each number n a change list added
 
-A lookup is pruned to one small table per copy in force; a load builds its
+A full list's rows are never rewritten: a change list only adds rows to the
+two small tables of changes (or takes back an earlier change there), so it
+costs one append per change and no random write in the big tables. A load
+lists n when n is in its full list and not removed, or when n was added
+(`LISTED_SQL`). A new full list starts with no changes.
+
+A lookup is pruned to a few small tables per copy in force; a load builds its
 tables unseen, in its own transaction, and attaches them in one step.
 
 Every function takes the caller's cursor (a psycopg 3 cursor under Django's
@@ -13,22 +21,42 @@ wrapper) and runs inside the caller's transaction unless it says otherwise.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import connection
+from psycopg.copy import QueuedLibpqWriter
 
-from dnc.keys import AREA_SPAN, Keys
+from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import partition_name
 
 PARENT = "dnc_registry_number"
+KEY_END = 1000 * AREA_SPAN  # keys are 0 to KEY_END - 1
+ADDED = KEY_END  # a number added by a change list is stored as number + ADDED
+
+
+def _listed_sql(base: str, removed: str, added: str, *, key: str, load: str = "") -> str:
+    """SQL that is true when a load lists `key`: in its full list and not removed, or added.
+    `load`: the load id to restrict to when the tables are the whole registry's."""
+    where = f"n.load_id = {load} AND " if load else ""
+    return (
+        f"((EXISTS (SELECT 1 FROM {base} n WHERE {where}n.number = {key})"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {removed} n WHERE {where}n.number = -{key}))"
+        f" OR EXISTS (SELECT 1 FROM {added} n WHERE {where}n.number = {key} + {ADDED}))"
+    )
+
+
+# Whether the load `{load}` lists the key `{key}` (SQL expressions to format in).
+LISTED_SQL = _listed_sql(PARENT, PARENT, PARENT, key="{key}", load="{load}")
 # Held by a load for its whole transaction, and by the pruning of old partitions.
 LOAD_LOCK = 7_311_003
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _TRAILER = b"\xff\xff"
 _ROW = np.dtype([("fields", ">i2"), ("length", ">i4"), ("value", ">i8")])
+_INT8_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
 
 class RegistryBusy(Exception):
@@ -77,18 +105,34 @@ def load_table_create(cursor: Any, load_id: int) -> str:
         f" load_id bigint NOT NULL DEFAULT {int(load_id)} CHECK (load_id = {int(load_id)}),"
         " number bigint NOT NULL) PARTITION BY RANGE (number)"
     )
+    change_tables_create(cursor, load_id)
     return name
+
+
+def change_tables_create(cursor: Any, load_id: int) -> tuple[str, str]:
+    """The load's tables of removed and added numbers (kept when they exist);
+    each gets the load table's index when it has one."""
+    name = partition_name(load_id)
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {name}_removed PARTITION OF {name}"
+        f" FOR VALUES FROM ({-KEY_END}) TO (0)"
+    )
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {name}_added PARTITION OF {name}"
+        f" FOR VALUES FROM ({ADDED}) TO ({ADDED + KEY_END})"
+    )
+    return f"{name}_removed", f"{name}_added"
 
 
 def area_table_name(load_id: int, area: int) -> str:
     return f"{partition_name(load_id)}_{int(area)}"
 
 
-def area_table_create(cursor: Any, load_id: int, area: int, *, if_missing: bool = False) -> str:
+def area_table_create(cursor: Any, load_id: int, area: int) -> str:
     name = area_table_name(load_id, area)
     low, high = area_range(area)
     cursor.execute(
-        f"CREATE TABLE {'IF NOT EXISTS ' if if_missing else ''}{name}"
+        f"CREATE TABLE {name}"
         f" PARTITION OF {partition_name(load_id)} FOR VALUES FROM ({low}) TO ({high})"
     )
     return name
@@ -101,7 +145,40 @@ def area_tables(cursor: Any, load_id: int) -> dict[int, str]:
         " WHERE i.inhparent = to_regclass(%s)",
         [partition_name(load_id)],
     )
-    return {int(name.rsplit("_", 1)[1]): name for (name,) in cursor.fetchall()}
+    return {
+        int(suffix): name
+        for (name,) in cursor.fetchall()
+        if (suffix := name.rsplit("_", 1)[1]).isdigit()
+    }
+
+
+def load_changes(cursor: Any, load_id: int) -> tuple[Keys, Keys]:
+    """The numbers change lists removed from a load's full list, and those they added."""
+    name = partition_name(load_id)
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{name}_removed"])
+    if not cursor.fetchone()[0]:  # a load made before tables of changes existed
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (
+        fetch_numbers(cursor, f"SELECT -number FROM {name}_removed"),  # noqa: S608
+        fetch_numbers(cursor, f"SELECT number - {ADDED} FROM {name}_added"),  # noqa: S608
+    )
+
+
+def fetch_numbers(cursor: Any, select: str) -> Keys:
+    """The bigint column of a query or of a DELETE ... RETURNING (SQL of ours, never input),
+    as one sorted array."""
+    buffer = bytearray()
+    query = f"COPY (WITH s(x) AS ({select}) SELECT array_agg(x ORDER BY x) FROM s) TO STDOUT (FORMAT binary)"  # noqa: S608, E501
+    with cursor.copy(query) as copy:
+        for data in copy:
+            buffer += data
+    # 19-byte file header, then one row: field count (2), length (4, -1 for NULL),
+    # the array header (20 bytes for one dimension), elements of (length, value).
+    (length,) = struct.unpack(">i", buffer[21:25])
+    if length < 0:
+        return np.zeros(0, np.int64)
+    body = bytes(buffer[25 + 20 : -2])
+    return np.frombuffer(body, _INT8_ELEMENT)["value"].astype(np.int64)
 
 
 class AreaWriter:
@@ -147,8 +224,11 @@ class AreaWriter:
         self._close(None)
         if area not in self.tables:
             self.tables[area] = area_table_create(self.cursor, self.load_id, area)
-        self._context = self.cursor.copy(
-            f"COPY {self.tables[area]} (number) FROM STDIN WITH (FORMAT binary, FREEZE)"
+        # Sent by a thread of psycopg's: the next block is parsed while PostgreSQL takes this one.
+        raw = getattr(self.cursor, "cursor", self.cursor)  # psycopg's, under Django's wrapper
+        self._context = raw.copy(
+            f"COPY {self.tables[area]} (number) FROM STDIN WITH (FORMAT binary, FREEZE)",
+            writer=QueuedLibpqWriter(raw),
         )
         self._copy = self._context.__enter__()
         self._copy.write(_HEADER)
@@ -169,17 +249,18 @@ class AreaWriter:
 
 
 def load_table_finish(cursor: Any, load_id: int, areas: Iterable[int]) -> None:
-    """Index and analyse each area table, then attach the load's table to the registry.
+    """Index each area table, then attach the load's table to the registry.
 
     The load table's index adopts the area tables' indexes, and the registry's
-    index adopts the load table's: nothing is built twice.
+    index adopts the load table's: nothing is built twice. Building an index
+    records its table's size, all a lookup's plan needs (an index probe); the
+    column statistics are left to autovacuum, after the commit.
     """
     name = partition_name(load_id)
     cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
     for area in areas:
         table = area_table_name(load_id, area)
         cursor.execute(f"CREATE INDEX {table}_number ON {table} (number)")
-        cursor.execute(f"ANALYZE {table}")
     cursor.execute(f"CREATE INDEX {name}_number ON {name} (number)")
     cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(load_id)})")
 
@@ -206,47 +287,97 @@ def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:
     cursor.execute(f"ANALYZE {table}")
 
 
+def changes_listed(cursor: Any, keys: Keys, load_ids: Keys) -> Mask:
+    """Which keys the given loads list now, from PostgreSQL (index probes, one key at a time)."""
+    copy_into_temp(cursor, "dnc_changes_probe", keys, load_ids)
+    found = np.zeros(len(keys), np.bool_)
+    for load_id in np.unique(load_ids).tolist():
+        removed, added = change_tables_create(cursor, load_id)
+        # The load's own tables by name: planned once, not pruned again for every key.
+        rule = _listed_sql(partition_name(load_id), removed, added, key="p.number")
+        listed = fetch_numbers(
+            cursor,
+            f"SELECT p.number FROM dnc_changes_probe p WHERE p.load_id = {int(load_id)}"  # noqa: S608
+            f" AND {rule}",
+        )
+        mine = load_ids == load_id
+        found[mine] = np.isin(keys[mine], listed)
+    cursor.execute("DROP TABLE dnc_changes_probe")
+    return found
+
+
 def changes_apply(
     cursor: Any, *, adds: Keys, add_loads: Keys, deletes: Keys, delete_loads: Keys
 ) -> tuple[int, int]:
-    """Delete then add rows in the load tables in force; returns (added, deleted).
+    """Record additions of unlisted numbers and deletions of listed ones; returns (added, deleted).
 
-    Additions already present and deletions already absent change nothing, so a
-    change list applied twice gives the same registry. Each change is an index
-    probe in its area's table (a hash join would read the whole registry).
+    The caller passes only changes that change something (a number listed is
+    not added again), so a change list applied twice gives the same registry.
+    A deletion takes back an earlier addition, or else marks the number removed;
+    an addition takes back an earlier removal, or else adds the number.
     """
     copy_into_temp(cursor, "dnc_changes_delete", deletes, delete_loads)
     copy_into_temp(cursor, "dnc_changes_add", adds, add_loads)
-    for setting in ("enable_hashjoin", "enable_mergejoin", "jit"):
-        cursor.execute(f"SET LOCAL {setting} = off")
+    cursor.execute("SET LOCAL jit = off")  # compiling these plans costs more than running them
     deleted = added = 0
-    # Table names are built from integer load ids and area codes only, never from input.
-    for load_id in sorted(set(delete_loads.tolist())):
-        name = partition_name(load_id)
-        cursor.execute(
-            f"DELETE FROM {name} n USING dnc_changes_delete d"  # noqa: S608
-            " WHERE d.load_id = %s AND n.number = d.number",
-            [load_id],
+    # Table names are built from integer load ids only, never from input.
+    for load_id in np.unique(delete_loads).tolist():
+        removed, added_table = change_tables_create(cursor, load_id)
+        deleted += _record(
+            cursor,
+            "dnc_changes_delete",
+            load_id,
+            np.sort(deletes[delete_loads == load_id]),
+            store=(removed, -1, 0),
+            take_back=(added_table, f"c.number + {ADDED}"),
         )
-        deleted += cursor.rowcount
-    for load_id in sorted(set(add_loads.tolist())):
-        name = partition_name(load_id)
-        existing = area_tables(cursor, load_id)
-        for area in np.unique(adds[add_loads == load_id] // AREA_SPAN).tolist():
-            if area not in existing:  # a state list's area code with no number yet
-                area_table_create(cursor, load_id, area, if_missing=True)
-        cursor.execute(
-            f"INSERT INTO {name} (number) SELECT a.number FROM dnc_changes_add a"  # noqa: S608
-            " WHERE a.load_id = %s"
-            f" AND NOT EXISTS (SELECT 1 FROM {name} n WHERE n.number = a.number)"
-            " ORDER BY a.number",
-            [load_id],
+    for load_id in np.unique(add_loads).tolist():
+        removed, added_table = change_tables_create(cursor, load_id)
+        added += _record(
+            cursor,
+            "dnc_changes_add",
+            load_id,
+            np.sort(adds[add_loads == load_id]),
+            store=(added_table, 1, ADDED),
+            take_back=(removed, "-c.number"),
         )
-        added += cursor.rowcount
-    for setting in ("enable_hashjoin", "enable_mergejoin", "jit"):
-        cursor.execute(f"RESET {setting}")
+    # Fresh statistics for the next change list's plans.
+    for load_id in np.union1d(delete_loads, add_loads).tolist():
+        cursor.execute("ANALYZE {0}_removed, {0}_added".format(partition_name(load_id)))
     cursor.execute("DROP TABLE dnc_changes_delete, dnc_changes_add")
     return added, deleted
+
+
+def _record(
+    cursor: Any,
+    changes: str,
+    load_id: int,
+    keys: Keys,
+    *,
+    store: tuple[str, int, int],
+    take_back: tuple[str, str],
+) -> int:
+    """One load's changes of one kind (`keys`, sorted, also in the table `changes`):
+    1. take back the earlier opposite changes they meet (`take_back`: table, stored value);
+    2. append the others to `store` (table, sign and offset of the stored value) by COPY."""
+    opposite, stored = take_back
+    taken = fetch_numbers(
+        cursor,
+        f"DELETE FROM {opposite} t USING {changes} c"  # noqa: S608
+        f" WHERE c.load_id = {int(load_id)} AND t.number = {stored} RETURNING c.number",
+    )
+    table, sign, offset = store
+    new = np.setdiff1d(keys, taken, assume_unique=True) * sign + offset
+    new.sort()
+    rows = np.empty(len(new), _ROW)
+    rows["fields"] = 1
+    rows["length"] = 8
+    rows["value"] = new
+    with cursor.copy(f"COPY {table} (number) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(_HEADER)
+        copy.write(rows.tobytes())
+        copy.write(_TRAILER)
+    return len(taken) + len(new)
 
 
 def area_range(area_code: int) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """The demo works on the first click: seed_demo offers a call at once when a demo caller's
 window is open, says so when none is, prints a working API token, and builds the portfolio
-the README walks through (an alumnus without Part 2 consent, numbers on the internal list)."""
+the README walks through (an alumnus without Part 2 consent, numbers on the internal list,
+a registry sample loaded and fresh, so that reactivation calls are not refused)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import Client
 
 from dialer.api.clients import api_client_for_token
-from dialer.models import CallTask
+from dialer.management.commands.seed_demo import DEMO_PASSWORD
+from dialer.models import CallAttempt, CallTask
+from dialer.runtime.dispatch import dispatch_task
 from dialer.runtime.preview import preview_take_next
-from dnc.models import InternalDncEntry
+from dnc.models import InternalDncEntry, RegistryLoad
+from dnc.selectors import registry_as_of_many
+from tests.conftest import authenticator, totp_code
+from tests.dnc.conftest import index_dir  # noqa: F401 (autouse: a private registry index)
 
 
 def _next_monday(hour: int) -> datetime:
@@ -76,3 +83,64 @@ def test_the_portfolio_has_an_alumnus_without_part2_consent_and_internal_dnc_num
     assert "HR-1003" in {t.contact.external_id for t in alumni}
     assert "HR-1004" not in {t.contact.external_id for t in alumni}  # no Part 2 consent
     assert InternalDncEntry.objects.count() >= 2
+
+
+@pytest.mark.django_db
+def test_after_seeding_the_demo_staff_member_signs_in_and_the_first_click_gives_a_call() -> None:
+    # What the README's first five minutes do, through the pages: password, second
+    # factor, My calls, "Take the next call" (18:00 UTC: Miami, Chicago, Denver, Los
+    # Angeles and Honolulu are in their windows).
+    with time_machine.travel(_next_monday(18), tick=False):
+        _seed()
+        staff = User.objects.get(username="staff.harbor")
+        client = Client()
+        response = client.post(
+            "/admin/login/", {"username": staff.username, "password": DEMO_PASSWORD}
+        )
+        assert response.status_code == 302, response
+        response = client.post(response["Location"], {"otp_token": totp_code(authenticator(staff))})
+        assert response.status_code == 302, response
+        page = client.get("/admin/dialer/mycall/")
+        assert page.status_code == 200
+        response = client.post("/admin/dialer/mycall/", {"action": "take"})
+        assert response.status_code == 302
+        in_hand = CallAttempt.objects.get(placed_by=staff, outcome="")
+        page = client.get("/admin/dialer/mycall/")
+    assert in_hand.task.queue.purpose == "callback"
+    html = page.content.decode()
+    assert 'id="dial-form"' in html and "You have no call in hand" not in html
+
+
+@pytest.mark.django_db
+def test_the_registry_sample_is_fresh_so_an_alumnus_is_offered_not_refused() -> None:
+    # 18:00 UTC: 13:00 in New York, inside the alumni queue's 10:00-19:00.
+    with time_machine.travel(_next_monday(18), tick=True):
+        output = _seed()
+        today = datetime.now(UTC).date()
+        assert "national full as of" in output and "state:FL full as of" in output
+        copies = registry_as_of_many(numbers=["+12125550199", "+13055550125"])
+        assert {c.national for c in copies.values()} == {today}
+        assert {c.states["FL"] for c in copies.values()} == {today}
+        alumnus = CallTask.objects.get(
+            queue__purpose="reactivation", contact__external_id="HR-1003"
+        )
+        result = dispatch_task(task_id=alumnus.pk)
+        alumnus.refresh_from_db()
+    assert result.status == "placed", (result, alumnus.closed_reason)
+
+
+@pytest.mark.django_db
+def test_a_rerun_reloads_the_registry_sample_only_once_it_is_stale() -> None:
+    start = _next_monday(18)
+    with time_machine.travel(start, tick=True):
+        _seed()
+        loads = RegistryLoad.objects.count()
+        assert loads >= 2  # the national list and Florida's
+        assert "full as of" not in _seed()
+        assert RegistryLoad.objects.count() == loads
+    with time_machine.travel(start + timedelta(days=32), tick=True):
+        output = _seed()
+        assert "national full as of" in output
+        assert RegistryLoad.objects.count() == 2 * loads
+        copies = registry_as_of_many(numbers=["+12125550199"])
+        assert copies["+12125550199"].national == datetime.now(UTC).date()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from dialer.models import CallAttempt, PresenceState
@@ -73,3 +74,19 @@ def test_it_needs_an_answer_point_and_names_the_field(portfolio: Portfolio) -> N
     with pytest.raises(PresenceError) as state:
         presence_set(user=portfolio.staff_a, state="napping", now=now)
     assert state.value.field == "state"
+
+
+@pytest.mark.django_db
+def test_the_manager_opens_the_supervisor_view_with_their_programs_staff_only(
+    portfolio: Portfolio,
+) -> None:
+    now = timezone.now()
+    presence_set(user=portfolio.staff_a, state="available", answer_at="(212) 555-0187", now=now)
+    presence_set(user=portfolio.staff_b, state="available", answer_at="602-555-0100", now=now)
+    client = Client()
+    client.force_login(portfolio.manager_a)
+    page = client.get("/admin/dialer/staffpresence/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Supervisor view" in html and "staff-a" in html
+    assert "staff-b" not in html  # another program's staff

@@ -10,17 +10,26 @@ most hours some of them may be called now and "Take the next call" gives a
 call at once: they are dispatched here, before the web server starts. The
 law's windows still hold: when no zone's window is open (early morning UTC),
 the demo says so and when the first opens.
+
+Reactivation calls are solicitation: they need a fresh copy of the national
+registry for the number's area code and of each candidate state's list. The
+demo loads a small sample of each, as of today, with `load_dnc_registry` (the
+loader operators use), and loads it again only once it is stale.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from base64 import b32decode
 from datetime import datetime, time, timedelta
+from io import StringIO
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -44,8 +53,10 @@ from dialer.acts.callbacks import callback_request
 from dialer.acts.enrollments import enrollment_create
 from dialer.acts.optout import dnc_request_record
 from dialer.api.clients import api_client_create
+from dialer.decision.rules_table import RULES
 from dialer.models import ApiClient, CallAttempt, CallTask, TaskStatus
 from dialer.runtime.dispatch import dispatch_task
+from dnc.selectors import registry_as_of_many
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
 # The demo users' second factor, the same for all and printed: for the demo only.
@@ -117,6 +128,12 @@ ALWAYS_OPEN = (time(0, 0), time(23, 59))
 
 API_CLIENT_NAME = "Demo CRM"
 
+# The registry sample's listed numbers, per area code (none of them a demo contact's):
+# the last four digits after the area code and 555.
+REGISTRY_SAMPLE = ["0170", "0171", "0172"]
+# Numbers the README's walk-through posts (their area codes get a national copy too).
+README_NUMBERS = ["+18085550199", "+13055550199"]
+
 # username -> (role, program slugs)
 USERS = {
     "staff.harbor": (ADMISSIONS_STAFF, ["harbor-recovery"]),
@@ -133,6 +150,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         actor = actor_system("seed_demo")
         roles_sync()
+        self._registry()
         with transaction.atomic():
             programs = {spec["slug"]: self._program(spec, actor) for spec in PROGRAMS}
             for slug, rows in CONTACTS.items():
@@ -183,6 +201,61 @@ class Command(BaseCommand):
             f"{token}"
         )
         self.stdout.write(self._offer_note(harbor))
+
+    def _registry(self) -> None:
+        """Load the registry sample where a demo number's copy is missing or stale.
+
+        1. Every number the demo calls (or the README posts), and the states that keep a
+           list among the programs', contacts' and callers' states.
+        2. A source is loaded again when one of those numbers has no copy of it, or one
+           older than the rules allow; otherwise it is left alone.
+        3. The files are written to a temporary directory: one per area code for the
+           national list (the FTC's shape), one per state.
+        """
+        numbers = [row[-1] for rows in CONTACTS.values() for row in rows]
+        numbers += [number for _, _, number, _ in CALLBACKS] + INTERNAL_DNC + README_NUMBERS
+        states = {spec["state"] for spec in PROGRAMS}
+        states |= {row[3] for rows in CONTACTS.values() for row in rows}
+        states |= {state for state, _, _, _ in CALLBACKS}
+        states &= RULES.state_registries
+        today = timezone.now().date()
+
+        def stale(as_of: Any) -> bool:
+            return as_of is None or (today - as_of).days > RULES.registry_max_age_days
+
+        copies = registry_as_of_many(numbers=numbers).values()
+        due = ["national"] if any(stale(c.national) for c in copies) else []
+        due += [
+            f"state:{state}"
+            for state in sorted(states)
+            if any(stale(c.states.get(state)) for c in copies)
+        ]
+        areas = sorted({number[2:5] for number in numbers})
+        with tempfile.TemporaryDirectory(prefix="demo-registry-") as folder:
+            for source in due:
+                if source == "national":
+                    files = [self._sample(Path(folder), area, [area]) for area in areas]
+                else:
+                    files = [self._sample(Path(folder), source[-2:], areas)]
+                # The in-memory index is built once, after the last load; the progress
+                # lines of a few dozen rows are left out of the demo's output.
+                last = source == due[-1]
+                call_command(
+                    "load_dnc_registry",
+                    "--source",
+                    source,
+                    "--full",
+                    *map(str, files),
+                    *([] if last else ["--no-index"]),
+                    stdout=self.stdout,
+                    stderr=StringIO(),
+                )
+
+    @staticmethod
+    def _sample(folder: Path, name: str, areas: list[str]) -> Path:
+        path = folder / f"{name}.txt"
+        path.write_text("".join(f"{a}555{last}\n" for a in areas for last in REGISTRY_SAMPLE))
+        return path
 
     def _callbacks(self, program: Program, actor: str) -> None:
         """Callbacks requested a few minutes ago (an open one is answered again, not

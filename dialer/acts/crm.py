@@ -21,8 +21,9 @@ from campaigns.models import Contact, Program
 from campaigns.selectors import queue_by_slug
 from campaigns.services import PhoneInput, contact_create, phone_add
 from common.phones import to_e164
+from consent.inputs import ConsentInput, consent_content
 from consent.models import Consent
-from consent.services import ConsentInput, consent_create
+from consent.services import consent_create
 from dialer.acts.idempotency import Recorded, recorded_once
 from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskOrigin, TaskStatus
@@ -97,29 +98,6 @@ def contact_record(
 # --- Consents ---------------------------------------------------------------------------------
 
 
-def _consent_content(consent: Consent) -> tuple[Any, ...]:
-    """Everything the person consented to, as recorded (not when or how it was recorded)."""
-    return (
-        consent.contact_id,
-        consent.kind,
-        consent.method,
-        consent.number or "",
-        tuple(sorted(consent.purposes)),
-        tuple(consent.other_purpose_list),
-        consent.signed_at,
-        consent.expires_at,
-        consent.expiration_event,
-        consent.expires_never,
-        consent.signature or "",
-        consent.discloser,
-        consent.description or "",
-        tuple(sorted(consent.recipient_programs.values_list("id", flat=True))),
-        tuple(consent.outside_recipient_list),
-        consent.revocation_notice_given,
-        consent.attempt_id,
-    )
-
-
 def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[Consent]:
     """Record a consent the CRM collected; the same consent sent again answers the first.
 
@@ -151,8 +129,8 @@ def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[C
             )
         savepoint = transaction.savepoint()
         new = consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor)
-        content = _consent_content(new)
-        same = next((c for c in candidates if _consent_content(c) == content), None)
+        content = consent_content(new)
+        same = next((c for c in candidates if consent_content(c) == content), None)
         if same is None:
             transaction.savepoint_commit(savepoint)
             return Recorded(new, created=True)

@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns.models import Contact, Program, Purpose
+from consent.inputs import UNSET, ConsentInput
 from consent.models import AlumniImport, Consent, ConsentKind, ConsentMethod, RevocationChannel
-from consent.services import UNSET, ConsentInput, consent_validate
+from consent.services import consent_validate
 from dialer.acts.alumni_file import alumni_parse
 from dialer.admin.uploads import UploadForm
 

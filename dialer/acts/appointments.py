@@ -26,7 +26,8 @@ from dialer.models import (
     TaskOrigin,
 )
 from dialer.refusals import lasting_codes
-from dialer.selectors import TaskRow, task_facts_many
+from dialer.rows import TaskRow
+from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_create, tasks_cancel
 
 # An appointment further ahead than this is a typing error, not a booking.

@@ -20,6 +20,7 @@ from common.crypto import keyed_hash
 from common.fields import token_of
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
+from dialer.rows import TaskRow
 from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_create
 
@@ -123,7 +124,7 @@ def callback_request(
             .annotate(phone_token=token_of("phone__number"))
             .get(pk=task.pk)
         )
-        decision = decide(task_facts_many([task], at=now)[0], now)
+        decision = decide(task_facts_many([TaskRow.of(task)], at=now)[0], now)
         task.last_decision = decision.to_dict()
         if not decision.allowed and decision.next_allowed_at is not None:
             task.next_attempt_at = decision.next_allowed_at

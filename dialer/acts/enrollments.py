@@ -20,7 +20,8 @@ from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from dialer.decision import Decision, decide_many
 from dialer.models import TaskOrigin
 from dialer.refusals import lasting_codes
-from dialer.selectors import TaskRow, task_facts_many
+from dialer.rows import TaskRow
+from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_create
 
 MAX_CONTACTS = 1000

@@ -13,7 +13,8 @@ from audit.services import audit_record_many
 from campaigns.models import Queue
 from dialer.decision.engine import decide_batch
 from dialer.refusals import decisions_apply
-from dialer.selectors import due_task_rows, task_facts_many
+from dialer.rows import due_task_rows
+from dialer.selectors import task_facts_many
 
 BATCH = 5000
 # An allowed task waits this long for its dispatch before the planner looks again:

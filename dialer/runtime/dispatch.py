@@ -124,7 +124,7 @@ def dispatch_tasks(
             facts = task_facts_many(rows, at=now)
             decisions = decide_batch(facts, now)
             decided = decisions_apply(
-                tasks=[(task.pk, task.queue.program_id) for task in tasks],
+                rows=rows,
                 decisions=decisions,
                 now=now,
                 allowed_until=None,  # the allowed go on to their attempts, below

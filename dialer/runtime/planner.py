@@ -68,7 +68,7 @@ def plan_queue(
                 return result
             decisions = decide_batch(task_facts_many(rows, at=now), now)
             decided = decisions_apply(
-                tasks=[(row.pk, row.program_id) for row in rows],
+                rows=rows,
                 decisions=decisions,
                 now=now,
                 allowed_until=now + DISPATCH_LEASE,

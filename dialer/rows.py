@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from campaigns.models import PhoneNumber
+from campaigns.models import Contact, PhoneNumber
 from common.fields import field_of, token_of
 from dialer.models import CallTask
 
@@ -65,6 +65,35 @@ class TaskRow:
             requested_at=task.requested_at,
             appointment_at=task.appointment_at,
             number_hash=task.number_hash or phone.number_hash,
+        )
+
+    @classmethod
+    def planned(
+        cls,
+        *,
+        contact: Contact,
+        phone: PhoneNumber,
+        queue_id: int,
+        task: CallTask | None = None,
+        appointment_at: datetime | None = None,
+    ) -> TaskRow:
+        """For a call that may not be a task yet (an enrollment, an appointment's reminder):
+        the contact's and the phone's facts, and the task's attempts when there is one."""
+        return cls(
+            pk=task.pk if task is not None else None,  # type: ignore[arg-type]  # no task yet
+            queue_id=queue_id,
+            contact_id=contact.pk,
+            program_id=contact.program_id,
+            state=contact.state,
+            postal_code=contact.postal_code,
+            patient_status=contact.patient_status,
+            number=phone.number,
+            line_type=phone.line_type,
+            provided_by_patient=phone.provided_by_patient,
+            attempts=task.attempts if task is not None else 0,
+            last_attempt_at=task.last_attempt_at if task is not None else None,
+            requested_at=None,
+            appointment_at=appointment_at,
         )
 
 

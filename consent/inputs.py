@@ -276,32 +276,40 @@ def _resolve_recipients(recipients: Iterable[str | Program]) -> tuple[list[Progr
     return list(programs.values()), outside
 
 
-# What each input field is stored as: two consents that read the same here say the same
-# thing, however it was worded (when and how it was recorded do not count).
-_STORED: dict[str, Callable[[Consent], object]] = {
-    "contact": lambda c: c.contact_id,
-    "kind": lambda c: c.kind,
-    "signed_at": lambda c: c.signed_at,
-    "number": lambda c: c.number or "",
-    "purposes": lambda c: (tuple(sorted(c.purposes)), tuple(c.other_purpose_list)),
-    "expires_at": lambda c: (c.expires_at, c.expires_never),
-    "signature": lambda c: c.signature or "",
-    "recipients": lambda c: (
-        tuple(sorted(c.recipient_programs.values_list("id", flat=True))),
-        tuple(c.outside_recipient_list),
-    ),
-    "description": lambda c: c.description or "",
-    "discloser": lambda c: c.discloser,
-    "expiration_event": lambda c: c.expiration_event,
-    "revocation_notice_given": lambda c: c.revocation_notice_given,
-    "method": lambda c: c.method,
-    "attempt_id": lambda c: c.attempt_id,
+# What each input field is stored as (given the consent's recipient programs' ids): two
+# consents that read the same here say the same thing, however it was worded (when and
+# how it was recorded do not count).
+_STORED: dict[str, Callable[[Consent, tuple[int, ...]], object]] = {
+    "contact": lambda c, _: c.contact_id,
+    "kind": lambda c, _: c.kind,
+    "signed_at": lambda c, _: c.signed_at,
+    "number": lambda c, _: c.number or "",
+    "purposes": lambda c, _: (tuple(sorted(c.purposes)), tuple(c.other_purpose_list)),
+    "expires_at": lambda c, _: (c.expires_at, c.expires_never),
+    "signature": lambda c, _: c.signature or "",
+    "recipients": lambda c, programs: (programs, tuple(c.outside_recipient_list)),
+    "description": lambda c, _: c.description or "",
+    "discloser": lambda c, _: c.discloser,
+    "expiration_event": lambda c, _: c.expiration_event,
+    "revocation_notice_given": lambda c, _: c.revocation_notice_given,
+    "method": lambda c, _: c.method,
+    "attempt_id": lambda c, _: c.attempt_id,
 }
-assert list(_STORED) == [f.name for f in dataclasses.fields(ConsentInput)], (
-    "_STORED and ConsentInput differ"
-)
+assert set(_STORED) == {f.name for f in dataclasses.fields(ConsentInput)}, "_STORED lacks a field"
 
 
-def consent_content(consent: Consent) -> tuple[object, ...]:
-    """Everything the person consented to, as recorded: one value per `ConsentInput` field."""
-    return tuple(stored(consent) for stored in _STORED.values())
+def consent_content(
+    consent: Consent, *, programs: Iterable[Program] | None = None
+) -> tuple[object, ...]:
+    """Everything the person consented to, as recorded: one value per `ConsentInput` field.
+
+    `programs`: the recipient programs of a consent not saved yet (a draft); a saved
+    consent's are read (one query).
+    """
+    ids = (
+        [p.pk for p in programs]
+        if programs is not None
+        else consent.recipient_programs.values_list("id", flat=True)
+    )
+    program_ids = tuple(sorted(ids))
+    return tuple(stored(consent, program_ids) for stored in _STORED.values())

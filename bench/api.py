@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +43,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
@@ -57,10 +54,17 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bench.decide import machine  # noqa: E402
+from bench.server import (  # noqa: E402
+    cpu_seconds,
+    cpu_used,
+    free_port,
+    redis_cleanup,
+    start_server,
+    wait_ready,
+)
 from dnc.index import index_dir  # noqa: E402
 
 CLIENTS = 16
@@ -150,69 +154,6 @@ def registry_seed(rng: random.Random, numbers: list[str]) -> None:
     index_build()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _redis_url() -> str:
-    parts = urlsplit(settings.REDIS_URL)
-    return urlunsplit(parts._replace(path=f"/{os.environ.get('REDIS_BENCH_DB', '15')}"))
-
-
-def start_server(db_name: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DATABASE_URL": _with_db(os.environ["DATABASE_URL"], db_name),
-        "REDIS_URL": _redis_url(),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "API_THROTTLE_RATE": "10000000/min",
-        "DEBUG": "false",
-    }
-    command = [
-        str(Path(sys.executable).with_name("granian")),
-        "--interface",
-        "wsgi",
-        "--workers",
-        str(WORKERS),
-        "--blocking-threads",
-        str(THREADS),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-ws",
-        "config.wsgi:application",
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)
-
-
-def wait_ready(port: int, token: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/queues/", headers={"Authorization": f"Token {token}"})
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not answer within 60 s")
-
-
 @dataclass
 class Result:
     latencies: list[float] = field(default_factory=list)
@@ -285,7 +226,7 @@ def load(port: int, make: Any, seconds: float, warmup: float, cpu: Any = None) -
         await asyncio.sleep(max(0.0, start - loop.time()))
         before, own = cpu(), time.process_time()
         await asyncio.sleep(max(0.0, stop - loop.time()))
-        server, database = _cpu_used(before, cpu())
+        server, database = cpu_used(before, cpu())
         result.cpu = (server, database, time.process_time() - own)
 
     async def run() -> None:
@@ -304,48 +245,6 @@ def load(port: int, make: Any, seconds: float, warmup: float, cpu: Any = None) -
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def _cpu_seconds(server_pid: int, db_name: str) -> dict[int, float]:
-    """CPU used so far by each process of the server (main and workers) and of this
-    database's backends, by pid; the keys of the database's are negative.
-
-    Throughput depends on what else the machine runs; CPU per request does not
-    much, so it says what an idle machine would do (cores / CPU per request).
-    """
-    import psutil
-
-    def used(proc: psutil.Process) -> float:
-        times = proc.cpu_times()
-        return float(times.user + times.system)
-
-    found: dict[int, float] = {}
-    try:
-        master = psutil.Process(server_pid)
-        for proc in (master, *master.children(recursive=True)):
-            found[proc.pid] = used(proc)
-    except psutil.Error:
-        pass
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if db_name in " ".join(proc.info["cmdline"] or []) and proc.pid != os.getpid():
-                found[-proc.pid] = used(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
-def _cpu_used(before: dict[int, float], after: dict[int, float]) -> tuple[float, float]:
-    """Server and database CPU between two readings. A process that ended in between
-    is left out (what it used since `before` is lost): a lower bound, never negative."""
-    server = database = 0.0
-    for pid, seconds in after.items():
-        spent = seconds - before.get(pid, 0.0)
-        if pid >= 0:
-            server += spent
-        else:
-            database += spent
-    return server, database
 
 
 def _figures(result: Result) -> dict[str, float]:
@@ -391,22 +290,6 @@ def report(name: str, results: list[Result]) -> None:
     print(f"{name}_errors: {sum(errors.values())} {errors or ''}".rstrip())
 
 
-def _cleanup_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(_redis_url())
-    try:
-        keys = [
-            k
-            for pattern in ("*throttle_client_*", "dispatch", "_kombu.*", "unacked*")
-            for k in client.scan_iter(match=pattern)
-        ]
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true")
@@ -427,8 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         token, known = seed(rng)
         connection.close()
-        port = _free_port()
-        server = start_server(db_name, port)
+        port = free_port()
+        server = start_server(db_name, port, workers=WORKERS, threads=THREADS)
         server_pid = server.pid
         wait_ready(port, token, server)
 
@@ -455,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                     make,
                     seconds,
                     warmup,
-                    cpu=lambda: _cpu_seconds(server_pid, db_name),
+                    cpu=lambda: cpu_seconds(server_pid, db_name),
                 )
                 for _ in range(rounds)
             ]
@@ -469,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        _cleanup_redis()
+        redis_cleanup()
         shutil.rmtree(index_dir(), ignore_errors=True)
         creation.destroy_test_db(db_name, verbosity=0)
     return 1 if failed else 0

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     print(machine())
 
     from dialer.decision import decide_batch
-    from dialer.selectors import due_task_rows, task_facts_many
+    from dialer.rows import due_task_rows
+    from dialer.selectors import task_facts_many
 
     creation = connection.creation
     test_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)

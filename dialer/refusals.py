@@ -19,6 +19,7 @@ from django.db import connection
 from dialer.decision.engine import Decision
 from dialer.decision.outcome import TIME_CODES
 from dialer.models import CallTask, TaskStatus
+from dialer.rows import TaskRow
 
 # Blocks that an operator can lift (load a registry, resume a queue): look again later.
 TRANSIENT_CODES = frozenset({"registry_stale", "queue_inactive", "abandon_rate_exceeded"})
@@ -105,11 +106,12 @@ class Applied:
     allowed: list[int] = field(default_factory=list)
     postponed: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)  # as written, in order
 
 
 def decisions_apply(
     *,
-    tasks: Sequence[tuple[int, int]],
+    rows: Sequence[TaskRow],
     decisions: Sequence[Decision],
     now: datetime,
     allowed_until: datetime | None,
@@ -121,11 +123,12 @@ def decisions_apply(
     2. Blocked: `refusal_of` says wait (a later time, or an operator's act) or
        end; an ended task gets its audit event.
     3. Every verdict is written in one UPDATE (`verdicts_write`).
-    `tasks` are (task id, program id) pairs, in the order of `decisions`.
+    `rows` are the decided tasks' rows (dialer.rows), in the order of `decisions`.
     """
     applied = Applied()
-    verdicts: list[Verdict] = []
-    for (task_id, program_id), decision in zip(tasks, decisions, strict=True):
+    verdicts = applied.verdicts
+    for row, decision in zip(rows, decisions, strict=True):
+        task_id = row.pk
         if decision.allowed:
             applied.allowed.append(task_id)
             if allowed_until is not None:
@@ -139,7 +142,7 @@ def decisions_apply(
         )
         if refusal.ended:
             applied.events.append(
-                refusal_event(task_id=task_id, program_id=program_id, decision=decision)
+                refusal_event(task_id=task_id, program_id=row.program_id, decision=decision)
             )
         else:
             applied.postponed += 1

@@ -26,7 +26,8 @@ from dialer.models import (
     TaskOrigin,
 )
 from dialer.refusals import lasting_codes
-from dialer.selectors import TaskRow, task_facts_many
+from dialer.rows import TaskRow
+from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_create, tasks_cancel
 
 # An appointment further ahead than this is a typing error, not a booking.
@@ -80,21 +81,11 @@ def _decide(row: TaskRow, queue: Queue, at: datetime) -> Decision:
 
 
 def _row(appointment: Appointment, task: CallTask | None) -> TaskRow:
-    contact, phone = appointment.contact, appointment.phone
-    return TaskRow(
-        pk=task.pk if task is not None else None,  # type: ignore[arg-type]
+    return TaskRow.planned(
+        contact=appointment.contact,
+        phone=appointment.phone,
         queue_id=appointment.queue_id,
-        contact_id=contact.pk,
-        program_id=contact.program_id,
-        state=contact.state,
-        postal_code=contact.postal_code,
-        patient_status=contact.patient_status,
-        number=phone.number,
-        line_type=phone.line_type,
-        provided_by_patient=phone.provided_by_patient,
-        attempts=task.attempts if task is not None else 0,
-        last_attempt_at=task.last_attempt_at if task is not None else None,
-        requested_at=None,
+        task=task,
         appointment_at=appointment.starts_at,
     )
 

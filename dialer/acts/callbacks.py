@@ -14,12 +14,15 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record_many
 from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from campaigns.services import PhoneInput, contact_create, phone_add
 from common.crypto import keyed_hash
 from common.fields import token_of
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
+from dialer.refusals import decisions_apply
+from dialer.rows import TaskRow
 from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_create
 
@@ -123,11 +126,15 @@ def callback_request(
             .annotate(phone_token=token_of("phone__number"))
             .get(pk=task.pk)
         )
-        decision = decide(task_facts_many([task], at=now)[0], now)
-        task.last_decision = decision.to_dict()
-        if not decision.allowed and decision.next_allowed_at is not None:
-            task.next_attempt_at = decision.next_allowed_at
-        task.save(update_fields=["last_decision", "next_attempt_at", "updated_at"])
+        row = TaskRow.of(task)
+        decision = decide(task_facts_many([row], at=now)[0], now)
+        # Written back as the planner would: allowed, callable now; refused, wait or end.
+        applied = decisions_apply(rows=[row], decisions=[decision], now=now, allowed_until=now)
+        audit_record_many(applied.events)
+        (verdict,) = applied.verdicts
+        task.status, task.last_decision = verdict.status, decision.to_dict()
+        task.next_attempt_at = verdict.next_attempt_at or task.next_attempt_at
+        task.closed_reason = verdict.closed_reason
         if decision.allowed:
             transaction.on_commit(lambda: enqueue(task.pk))
     return CallbackResult(task, decision, created=True)

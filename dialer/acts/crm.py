@@ -21,8 +21,9 @@ from campaigns.models import Contact, Program
 from campaigns.selectors import queue_by_slug
 from campaigns.services import PhoneInput, contact_create, phone_add
 from common.phones import to_e164
+from consent.inputs import ConsentInput, consent_content, consent_draft
 from consent.models import Consent
-from consent.services import ConsentInput, consent_create
+from consent.services import consent_create
 from dialer.acts.idempotency import Recorded, recorded_once
 from dialer.acts.outcomes import attempt_outcome_record
 from dialer.models import CallAttempt, CallTask, Outcome, TaskOrigin, TaskStatus
@@ -97,29 +98,6 @@ def contact_record(
 # --- Consents ---------------------------------------------------------------------------------
 
 
-def _consent_content(consent: Consent) -> tuple[Any, ...]:
-    """Everything the person consented to, as recorded (not when or how it was recorded)."""
-    return (
-        consent.contact_id,
-        consent.kind,
-        consent.method,
-        consent.number or "",
-        tuple(sorted(consent.purposes)),
-        tuple(consent.other_purpose_list),
-        consent.signed_at,
-        consent.expires_at,
-        consent.expiration_event,
-        consent.expires_never,
-        consent.signature or "",
-        consent.discloser,
-        consent.description or "",
-        tuple(sorted(consent.recipient_programs.values_list("id", flat=True))),
-        tuple(consent.outside_recipient_list),
-        consent.revocation_notice_given,
-        consent.attempt_id,
-    )
-
-
 def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[Consent]:
     """Record a consent the CRM collected; the same consent sent again answers the first.
 
@@ -127,37 +105,31 @@ def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[C
     2. Consents of this contact of the same kind signed at the same instant are
        the only possible repeats; with none, create (`consent_create` validates
        every element and writes its audit event).
-    3. Otherwise create inside a savepoint and compare what was recorded with
-       each candidate, field by field, after the service's own normalisation;
-       a match rolls the new one back (with its audit event) and answers the
-       candidate.
+    3. Otherwise compare the consent as it would be stored (`consent_draft`, the
+       service's own checks and normalisation) with each candidate, field by
+       field of the input (`consent_content`): a match answers the candidate.
     """
-    with transaction.atomic():
-        list(Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk"))
-        signed_at = fields.get("signed_at")
-        candidates = (
-            list(
-                Consent.objects.filter(
-                    contact=contact, kind=str(fields.get("kind")), signed_at=signed_at
-                )
-            )
-            if isinstance(signed_at, datetime)
-            else []
+    data = ConsentInput.of(contact=contact, **fields)
+
+    def recorded() -> Consent | None:
+        if not isinstance(data.signed_at, datetime):
+            return None
+        candidates = list(
+            Consent.objects.filter(contact=contact, kind=str(data.kind), signed_at=data.signed_at)
         )
         if not candidates:
-            return Recorded(
-                consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor),
-                created=True,
-            )
-        savepoint = transaction.savepoint()
-        new = consent_create(data=ConsentInput.of(contact=contact, **fields), actor=actor)
-        content = _consent_content(new)
-        same = next((c for c in candidates if _consent_content(c) == content), None)
-        if same is None:
-            transaction.savepoint_commit(savepoint)
-            return Recorded(new, created=True)
-        transaction.savepoint_rollback(savepoint)
-        return Recorded(same, created=False)
+            return None
+        draft = consent_draft(data)
+        content = consent_content(draft.consent, programs=draft.recipient_programs)
+        return next((c for c in candidates if consent_content(c) == content), None)
+
+    with transaction.atomic():
+        list(Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk"))
+        return recorded_once(
+            find=recorded,
+            create=lambda: consent_create(data=data, actor=actor),
+            repeat_of=lambda same: same,
+        )
 
 
 # --- Calls made outside the system --------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
-from typing import Any
 
 from django.db import connection
 
@@ -14,7 +14,8 @@ from common.phones import line_type
 from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
 from dialer.models import OPEN_STATUSES
-from dialer.selectors import TaskRow, phone_number_of, task_facts_many
+from dialer.rows import TaskRow, phone_number_of
+from dialer.selectors import task_facts_many
 
 
 class EligibilityError(ValueError):
@@ -38,10 +39,12 @@ _OPEN_TASK = """
            AND t.status = ANY(%(open)s)
          ORDER BY t.id LIMIT 1) t ON true
 """
+# The on-file part of the task row, in TaskRow's field order (dialer.rows): what is not on
+# file reads as NULL and is filled in from the request.
 _FOUND = """
-SELECT ct.id, ct.state, ct.postal_code, ct.patient_status,
+SELECT t.id, q.id, ct.id, q.program_id, ct.state, ct.postal_code, ct.patient_status,
        ph.number, ph.line_type, ph.provided_by_patient,
-       t.id, t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at
+       t.attempts, t.last_attempt_at, t.requested_at, t.appointment_at, ph.number_hash
 """
 _BY_NUMBER = f"""{_FOUND}
   FROM campaigns_phonenumber ph
@@ -70,22 +73,6 @@ def _on_file_sql(by_contact: bool) -> str:
         f" LEFT JOIN LATERAL ({found}) f ON true"
         " WHERE q.program_id = %(program)s AND q.slug = %(queue)s"
     )
-
-
-_KEYS = (
-    "contact",
-    "state",
-    "postal_code",
-    "patient_status",
-    "number",
-    "line_type",
-    "provided_by_patient",
-    "task",
-    "attempts",
-    "last_attempt_at",
-    "requested_at",
-    "appointment_at",
-)
 
 
 def eligibility_decide(
@@ -132,32 +119,29 @@ def eligibility_decide(
         raise EligibilityError("queue", "Unknown queue.")
     queue = instance(Queue, row[: width(Queue)])
     queue.program = program
-    found: dict[str, Any] = dict(zip(_KEYS, row[width(Queue) :], strict=True))
-    if contact_id is not None and found["contact"] is None:
+    found = TaskRow(*row[width(Queue) :])
+    if contact_id is not None and found.contact_id is None:
         raise EligibilityError("contact", "Unknown contact.")
-    if found["number"] is not None:
-        number = phone or phone_number_of(found["number"])  # unreadable: no number
-        kind, provided = found["line_type"], found["provided_by_patient"]
+    if found.number is not None:
+        number = phone or phone_number_of(found.number)  # unreadable: no number
+        kind, provided, number_hash = found.line_type, found.provided_by_patient, found.number_hash
     elif phone is not None:
-        number, kind, provided = phone, line_type(phone), False
+        number, kind, provided, number_hash = phone, line_type(phone), False, ""
     else:
         raise EligibilityError("phone", "This contact has no phone number.")
-    requested = found["requested_at"] if found["task"] is not None else None
-    task = TaskRow(
-        pk=found["task"],
+    task = replace(
+        found,
         queue_id=queue.pk,
-        contact_id=found["contact"],
         program_id=program.pk,
-        state=state or found["state"] or "",
-        postal_code=postal_code or found["postal_code"] or "",
+        state=state or found.state or "",
+        postal_code=postal_code or found.postal_code or "",
         # An override may only make the status stricter than the one on file.
-        patient_status=patient_status_stricter(patient_status, found["patient_status"]),
+        patient_status=patient_status_stricter(patient_status, found.patient_status),
         number=number,
         line_type=kind,
         provided_by_patient=bool(provided),
-        attempts=found["attempts"] or 0,
-        last_attempt_at=found["last_attempt_at"],
-        requested_at=requested or at,
-        appointment_at=found["appointment_at"],
+        attempts=found.attempts or 0,
+        requested_at=(found.requested_at if found.pk is not None else None) or at,
+        number_hash=number_hash,
     )
     return decide(task_facts_many([task], at=at, queues={queue.pk: queue})[0], at)

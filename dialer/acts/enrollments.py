@@ -20,7 +20,8 @@ from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from dialer.decision import Decision, decide_many
 from dialer.models import TaskOrigin
 from dialer.refusals import lasting_codes
-from dialer.selectors import TaskRow, task_facts_many
+from dialer.rows import TaskRow
+from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_create
 
 MAX_CONTACTS = 1000
@@ -39,22 +40,7 @@ class EnrollmentResult:
 
 
 def _row(contact: Contact, phone: PhoneNumber, queue: Queue) -> TaskRow:
-    return TaskRow(
-        pk=None,  # type: ignore[arg-type]  # not a task yet
-        queue_id=queue.pk,
-        contact_id=contact.pk,
-        program_id=contact.program_id,
-        state=contact.state,
-        postal_code=contact.postal_code,
-        patient_status=contact.patient_status,
-        number=phone.number,
-        line_type=phone.line_type,
-        provided_by_patient=phone.provided_by_patient,
-        attempts=0,
-        last_attempt_at=None,
-        requested_at=None,
-        appointment_at=None,
-    )
+    return TaskRow.planned(contact=contact, phone=phone, queue_id=queue.pk)
 
 
 def enrollment_create(

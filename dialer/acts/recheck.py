@@ -14,13 +14,14 @@ from datetime import datetime
 from audit.services import audit_record_many
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallAttempt, CallTask, TaskStatus
+from dialer.rows import TaskRow
 from dialer.selectors import previous_attempt_start, task_facts_many
 
 
 def decide_unplaced(task: CallTask, attempt: CallAttempt, *, now: datetime) -> Decision:
     """The task's decision at `now` as if `attempt` had not been made (the caller holds
     the task's lock, so a DNC request or revocation committed a moment earlier wins)."""
-    facts = task_facts_many([task], at=now)[0]
+    facts = task_facts_many([TaskRow.of(task)], at=now)[0]
     facts = dataclasses.replace(
         facts,
         attempts_made=max(task.attempts - 1, 0),

@@ -15,8 +15,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns.models import Contact, Program, Purpose
+from common.admin import form_errors_add
+from consent.inputs import UNSET, ConsentInput
 from consent.models import AlumniImport, Consent, ConsentKind, ConsentMethod, RevocationChannel
-from consent.services import UNSET, ConsentInput, consent_validate
+from consent.services import consent_validate
 from dialer.acts.alumni_file import alumni_parse
 from dialer.admin.uploads import UploadForm
 
@@ -100,9 +102,7 @@ class ConsentForm(forms.ModelForm):  # type: ignore[type-arg]
         try:
             consent_validate(data=self.service_inputs())
         except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                target = _FIELD_FOR_INPUT.get(name, name)
-                self.add_error(target if target in self.fields else None, messages)
+            form_errors_add(self, exc, renamed=_FIELD_FOR_INPUT)
         return data
 
     def service_inputs(self) -> ConsentInput:

@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from campaigns.models import Contact, Queue
-from common.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin, form_errors_add
 from common.phones import mask
 from common.scoping import ProgramScopedAdmin
 from consent.disclosures import consents_export_csv
@@ -267,8 +267,7 @@ class ConsentAdmin(ProgramScopedAdmin):
                     actor=actor_of(request),
                 )
             except ValidationError as exc:
-                for name, errors in exc.message_dict.items():
-                    form.add_error(name if name in form.fields else None, errors)
+                form_errors_add(form, exc)
             else:
                 count = len(result.cancelled_task_ids)
                 calls = "1 pending call" if count == 1 else f"{count} pending calls"
@@ -307,8 +306,7 @@ class ConsentAdmin(ProgramScopedAdmin):
                     actor=actor_of(request),
                 )
             except ValidationError as exc:
-                for name, errors in exc.message_dict.items():
-                    form.add_error(name if name in form.fields else None, errors)
+                form_errors_add(form, exc)
             else:
                 response = HttpResponse(text, content_type="text/csv; charset=utf-8")
                 # The file name carries an id only: no name in a URL, a header or a download list.

@@ -30,9 +30,10 @@ from dialer.backends import Backend, PlacementUncertain, ProgramBackend, backend
 from dialer.decision.engine import decide_batch
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
 from dialer.refusals import decisions_apply
+from dialer.rows import ROW_FIELDS, TaskRow
 from dialer.runtime.faults import fault_point
 from dialer.runtime.planner import DISPATCH_LEASE
-from dialer.selectors import ROW_FIELDS, task_facts_many
+from dialer.selectors import task_facts_many
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +120,11 @@ def dispatch_tasks(
             .order_by("pk")
         )
         if tasks:
-            facts = task_facts_many(tasks, at=now)
+            rows = [TaskRow.of(task) for task in tasks]
+            facts = task_facts_many(rows, at=now)
             decisions = decide_batch(facts, now)
             decided = decisions_apply(
-                tasks=[(task.pk, task.queue.program_id) for task in tasks],
+                rows=rows,
                 decisions=decisions,
                 now=now,
                 allowed_until=None,  # the allowed go on to their attempts, below

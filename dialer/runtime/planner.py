@@ -13,7 +13,8 @@ from audit.services import audit_record_many
 from campaigns.models import Queue
 from dialer.decision.engine import decide_batch
 from dialer.refusals import decisions_apply
-from dialer.selectors import due_task_rows, task_facts_many
+from dialer.rows import due_task_rows
+from dialer.selectors import task_facts_many
 
 BATCH = 5000
 # An allowed task waits this long for its dispatch before the planner looks again:
@@ -67,7 +68,7 @@ def plan_queue(
                 return result
             decisions = decide_batch(task_facts_many(rows, at=now), now)
             decided = decisions_apply(
-                tasks=[(row.pk, row.program_id) for row in rows],
+                rows=rows,
                 decisions=decisions,
                 now=now,
                 allowed_until=now + DISPATCH_LEASE,

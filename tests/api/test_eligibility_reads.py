@@ -18,6 +18,7 @@ from common.crypto import keyed_hash
 from dialer.acts.eligibility import EligibilityError, eligibility_decide
 from dialer.decision.engine import decide
 from dialer.models import CallTask, TaskOrigin
+from dialer.rows import TaskRow
 from dialer.selectors import task_facts_many
 from tests.conftest import SYSTEM, Portfolio, make_queue
 
@@ -42,7 +43,7 @@ def _task(portfolio: Portfolio, **fields: object) -> CallTask:
 
 def _dispatch_decision(task: CallTask) -> object:
     saved = CallTask.objects.select_related("contact", "phone").get(pk=task.pk)
-    return decide(task_facts_many([saved], at=AT)[0], AT)
+    return decide(task_facts_many([TaskRow.of(saved)], at=AT)[0], AT)
 
 
 @pytest.mark.parametrize(

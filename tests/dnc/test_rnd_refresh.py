@@ -19,6 +19,7 @@ from common.crypto import keyed_hash
 from consent.services import ConsentInput, consent_create
 from dialer.decision.engine import decide
 from dialer.models import CallTask
+from dialer.rows import TaskRow
 from dialer.runtime.rnd import rnd_needed, rnd_refresh, rnd_waiting_count
 from dialer.selectors import task_facts_many
 from dialer.services import task_create
@@ -156,7 +157,7 @@ def test_the_refresh_asks_the_provider_and_the_calls_follow(
     at = timezone.now()
     reassigned = {
         t.phone.number: "number_reassigned" in decide(f, at).codes
-        for t, f in zip(tasks, task_facts_many(list(tasks), at=at), strict=True)
+        for t, f in zip(tasks, task_facts_many([TaskRow.of(t) for t in tasks], at=at), strict=True)
     }
     assert reassigned == {
         OLD: False,  # asked just now: no

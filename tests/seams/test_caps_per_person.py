@@ -21,6 +21,7 @@ from campaigns.models import Contact, PhoneNumber, Purpose, Queue
 from campaigns.services import PhoneInput, contact_create
 from dialer.decision import decide_batch, decide_many
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.rows import TaskRow
 from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
 from dialer.runtime.planner import plan_queue
 from dialer.runtime.preview import preview_take_next
@@ -113,7 +114,7 @@ def test_an_alum_on_two_programs_lists_is_counted_once_across_the_portfolio(
         portfolio.contact_a,
         phone_a,
     )
-    facts = task_facts_many([list_a], at=now)[0]
+    facts = task_facts_many([TaskRow.of(list_a)], at=now)[0]
     assert len(facts.recent_attempts) == 3
     assert [a.at for a in facts.recent_attempts] == sorted(
         (a.at for a in facts.recent_attempts), reverse=True

@@ -23,6 +23,7 @@ from dialer.api.clients import api_client_create
 from dialer.backends.twilio import TwilioBackend
 from dialer.decision.engine import decide
 from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.rows import TaskRow
 from dialer.runtime.reconciler import reconcile_stranded
 from dialer.selectors import task_facts_many
 from tests.conftest import Portfolio
@@ -123,7 +124,9 @@ def test_a_new_callback_after_reconciliation_gets_a_new_task(
     fake_twilio.statuses[attempt.backend_ref.removeprefix("twilio:")] = "no-answer"
     task = CallTask.objects.select_related("contact", "phone", "queue").get(pk=attempt.task_id)
     now = timezone.now()
-    task.last_decision = decide(task_facts_many([task], at=now)[0], now).to_dict()  # as dispatched
+    task.last_decision = decide(
+        task_facts_many([TaskRow.of(task)], at=now)[0], now
+    ).to_dict()  # as dispatched
     task.attempts = portfolio.callback_a.max_attempts  # its last try: no retry follows
     task.save(update_fields=["last_decision", "attempts"])
     _, token = api_client_create(program=portfolio.program_a, name="crm", actor=SYSTEM)

@@ -46,8 +46,9 @@ from campaigns.roles import (
     roles_sync,
 )
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
+from consent.inputs import ConsentInput
 from consent.models import Consent
-from consent.services import ConsentInput, consent_create
+from consent.services import consent_create
 from dialer.acts.appointments import appointment_record
 from dialer.acts.callbacks import callback_request
 from dialer.acts.enrollments import enrollment_create

@@ -157,9 +157,10 @@ def run(quick: bool, size: int | None) -> None:
     from dnc.index import _area_lines, index_build
     from dnc.keys import e164_from_key
     from dnc.models import InternalDncEntry, RegistryCoverage, RegistryNumber
+    from dnc.registry.changes import load_changes
     from dnc.registry.load import RegistryInput, registry_load
     from dnc.registry.parse import LineMode
-    from dnc.registry.storage import ADDED, area_tables, load_changes
+    from dnc.registry.storage import ADDED, area_tables
     from dnc.selectors import dnc_scrub_keys, dnc_status, dnc_status_many
 
     call_command("migrate", verbosity=0)

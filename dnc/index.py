@@ -36,13 +36,13 @@ from django.db import connection, transaction
 
 from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES
+from dnc.registry.changes import load_changes
 from dnc.registry.storage import (
     KEY_END,
     RegistryVersion,
     area_range,
     area_tables,
     current_version,
-    load_changes,
 )
 
 MAGIC = b"DNCIDX02"

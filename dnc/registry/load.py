@@ -29,7 +29,7 @@ from audit.services import audit_record
 from dnc.index import index_for
 from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES, LoadKind, RegistryLoad
-from dnc.registry import storage
+from dnc.registry import changes, storage
 from dnc.registry.parse import (
     ADD,
     DELETE,
@@ -296,7 +296,7 @@ def _changes(
     # Only what changes something: a number listed is not added again, nor one unlisted deleted.
     adds, deletes = (ops == ADD) & covered & ~listed, (ops == DELETE) & covered & listed
     progress.phase(f"{int(adds.sum()):,} additions and {int(deletes.sum()):,} deletions; applying")
-    added, deleted = storage.changes_apply(
+    added, deleted = changes.changes_apply(
         cursor,
         adds=keys[adds],
         add_loads=target[adds],
@@ -316,7 +316,7 @@ def _listed_now(cursor: Any, source: str, keys: Keys, load_ids: Keys) -> Mask:
     index = index_for(storage.current_version(cursor))
     if index is not None and source in index.sources:
         return index.contains(keys)[source]
-    return storage.changes_listed(cursor, keys, load_ids)
+    return changes.changes_listed(cursor, keys, load_ids)
 
 
 def _refuse_bad(files: Sequence[FileStats], skip_bad: bool) -> None:

@@ -14,6 +14,8 @@ lists n when n is in its full list and not removed, or when n was added
 
 A lookup is pruned to a few small tables per copy in force; a load builds its
 tables unseen, in its own transaction, and attaches them in one step.
+The change lists' reads and writes are in `dnc.registry.changes`; the binary
+COPY format in `dnc.registry.binary`.
 
 Every function takes the caller's cursor (a psycopg 3 cursor under Django's
 wrapper) and runs inside the caller's transaction unless it says otherwise.
@@ -21,7 +23,6 @@ wrapper) and runs inside the caller's transaction unless it says otherwise.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -29,15 +30,16 @@ import numpy as np
 from django.db import connection
 from psycopg.copy import QueuedLibpqWriter
 
-from dnc.keys import AREA_SPAN, Keys, Mask
+from dnc.keys import AREA_SPAN, Keys
 from dnc.models import partition_name
+from dnc.registry.binary import HEADER, ROW, TRAILER
 
 PARENT = "dnc_registry_number"
 KEY_END = 1000 * AREA_SPAN  # keys are 0 to KEY_END - 1
 ADDED = KEY_END  # a number added by a change list is stored as number + ADDED
 
 
-def _listed_sql(base: str, removed: str, added: str, *, key: str, load: str = "") -> str:
+def listed_sql(base: str, removed: str, added: str, *, key: str, load: str = "") -> str:
     """SQL that is true when a load lists `key`: in its full list and not removed, or added.
     `load`: the load id to restrict to when the tables are the whole registry's."""
     where = f"n.load_id = {load} AND " if load else ""
@@ -49,14 +51,9 @@ def _listed_sql(base: str, removed: str, added: str, *, key: str, load: str = ""
 
 
 # Whether the load `{load}` lists the key `{key}` (SQL expressions to format in).
-LISTED_SQL = _listed_sql(PARENT, PARENT, PARENT, key="{key}", load="{load}")
+LISTED_SQL = listed_sql(PARENT, PARENT, PARENT, key="{key}", load="{load}")
 # Held by a load for its whole transaction, and by the pruning of old partitions.
 LOAD_LOCK = 7_311_003
-
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-_TRAILER = b"\xff\xff"
-_ROW = np.dtype([("fields", ">i2"), ("length", ">i4"), ("value", ">i8")])
-_INT8_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
 
 class RegistryBusy(Exception):
@@ -152,35 +149,6 @@ def area_tables(cursor: Any, load_id: int) -> dict[int, str]:
     }
 
 
-def load_changes(cursor: Any, load_id: int) -> tuple[Keys, Keys]:
-    """The numbers change lists removed from a load's full list, and those they added."""
-    name = partition_name(load_id)
-    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{name}_removed"])
-    if not cursor.fetchone()[0]:  # a load made before tables of changes existed
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return (
-        fetch_numbers(cursor, f"SELECT -number FROM {name}_removed"),  # noqa: S608
-        fetch_numbers(cursor, f"SELECT number - {ADDED} FROM {name}_added"),  # noqa: S608
-    )
-
-
-def fetch_numbers(cursor: Any, select: str) -> Keys:
-    """The bigint column of a query or of a DELETE ... RETURNING (SQL of ours, never input),
-    as one sorted array."""
-    buffer = bytearray()
-    query = f"COPY (WITH s(x) AS ({select}) SELECT array_agg(x ORDER BY x) FROM s) TO STDOUT (FORMAT binary)"  # noqa: S608, E501
-    with cursor.copy(query) as copy:
-        for data in copy:
-            buffer += data
-    # 19-byte file header, then one row: field count (2), length (4, -1 for NULL),
-    # the array header (20 bytes for one dimension), elements of (length, value).
-    (length,) = struct.unpack(">i", buffer[21:25])
-    if length < 0:
-        return np.zeros(0, np.int64)
-    body = bytes(buffer[25 + 20 : -2])
-    return np.frombuffer(body, _INT8_ELEMENT)["value"].astype(np.int64)
-
-
 class AreaWriter:
     """Streams keys into a new load's per-area tables with binary COPY.
 
@@ -213,7 +181,7 @@ class AreaWriter:
             area = int(run[0] // AREA_SPAN)
             if area != self._area:
                 self._open(area)
-            rows = np.empty(len(run), _ROW)
+            rows = np.empty(len(run), ROW)
             rows["fields"] = 1
             rows["length"] = 8
             rows["value"] = run
@@ -231,7 +199,7 @@ class AreaWriter:
             writer=QueuedLibpqWriter(raw),
         )
         self._copy = self._context.__enter__()
-        self._copy.write(_HEADER)
+        self._copy.write(HEADER)
         self._area = area
 
     def _close(self, exc: tuple[Any, ...] | None) -> None:
@@ -239,7 +207,7 @@ class AreaWriter:
             return
         context, self._context, self._area = self._context, None, None
         if exc is None or exc[0] is None:
-            self._copy.write(_TRAILER)
+            self._copy.write(TRAILER)
             context.__exit__(None, None, None)
         else:
             context.__exit__(*exc)
@@ -263,121 +231,6 @@ def load_table_finish(cursor: Any, load_id: int, areas: Iterable[int]) -> None:
         cursor.execute(f"CREATE INDEX {table}_number ON {table} (number)")
     cursor.execute(f"CREATE INDEX {name}_number ON {name} (number)")
     cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(load_id)})")
-
-
-def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:
-    """A temporary table of (number, load_id), in load and number order (index locality)."""
-    order = np.lexsort((keys, load_ids))
-    cursor.execute(
-        f"CREATE TEMP TABLE {table} (number bigint NOT NULL, load_id bigint NOT NULL)"
-        " ON COMMIT DROP"
-    )
-    rows = np.empty(
-        len(keys), [("fields", ">i2"), ("l1", ">i4"), ("n", ">i8"), ("l2", ">i4"), ("id", ">i8")]
-    )
-    rows["fields"] = 2
-    rows["l1"] = 8
-    rows["n"] = keys[order]
-    rows["l2"] = 8
-    rows["id"] = load_ids[order]
-    with cursor.copy(f"COPY {table} (number, load_id) FROM STDIN WITH (FORMAT binary)") as copy:
-        copy.write(_HEADER)
-        copy.write(rows.tobytes())
-        copy.write(_TRAILER)
-    cursor.execute(f"ANALYZE {table}")
-
-
-def changes_listed(cursor: Any, keys: Keys, load_ids: Keys) -> Mask:
-    """Which keys the given loads list now, from PostgreSQL (index probes, one key at a time)."""
-    copy_into_temp(cursor, "dnc_changes_probe", keys, load_ids)
-    found = np.zeros(len(keys), np.bool_)
-    for load_id in np.unique(load_ids).tolist():
-        removed, added = change_tables_create(cursor, load_id)
-        # The load's own tables by name: planned once, not pruned again for every key.
-        rule = _listed_sql(partition_name(load_id), removed, added, key="p.number")
-        listed = fetch_numbers(
-            cursor,
-            f"SELECT p.number FROM dnc_changes_probe p WHERE p.load_id = {int(load_id)}"  # noqa: S608
-            f" AND {rule}",
-        )
-        mine = load_ids == load_id
-        found[mine] = np.isin(keys[mine], listed)
-    cursor.execute("DROP TABLE dnc_changes_probe")
-    return found
-
-
-def changes_apply(
-    cursor: Any, *, adds: Keys, add_loads: Keys, deletes: Keys, delete_loads: Keys
-) -> tuple[int, int]:
-    """Record additions of unlisted numbers and deletions of listed ones; returns (added, deleted).
-
-    The caller passes only changes that change something (a number listed is
-    not added again), so a change list applied twice gives the same registry.
-    A deletion takes back an earlier addition, or else marks the number removed;
-    an addition takes back an earlier removal, or else adds the number.
-    """
-    copy_into_temp(cursor, "dnc_changes_delete", deletes, delete_loads)
-    copy_into_temp(cursor, "dnc_changes_add", adds, add_loads)
-    cursor.execute("SET LOCAL jit = off")  # compiling these plans costs more than running them
-    deleted = added = 0
-    # Table names are built from integer load ids only, never from input.
-    for load_id in np.unique(delete_loads).tolist():
-        removed, added_table = change_tables_create(cursor, load_id)
-        deleted += _record(
-            cursor,
-            "dnc_changes_delete",
-            load_id,
-            np.sort(deletes[delete_loads == load_id]),
-            store=(removed, -1, 0),
-            take_back=(added_table, f"c.number + {ADDED}"),
-        )
-    for load_id in np.unique(add_loads).tolist():
-        removed, added_table = change_tables_create(cursor, load_id)
-        added += _record(
-            cursor,
-            "dnc_changes_add",
-            load_id,
-            np.sort(adds[add_loads == load_id]),
-            store=(added_table, 1, ADDED),
-            take_back=(removed, "-c.number"),
-        )
-    # Fresh statistics for the next change list's plans.
-    for load_id in np.union1d(delete_loads, add_loads).tolist():
-        cursor.execute("ANALYZE {0}_removed, {0}_added".format(partition_name(load_id)))
-    cursor.execute("DROP TABLE dnc_changes_delete, dnc_changes_add")
-    return added, deleted
-
-
-def _record(
-    cursor: Any,
-    changes: str,
-    load_id: int,
-    keys: Keys,
-    *,
-    store: tuple[str, int, int],
-    take_back: tuple[str, str],
-) -> int:
-    """One load's changes of one kind (`keys`, sorted, also in the table `changes`):
-    1. take back the earlier opposite changes they meet (`take_back`: table, stored value);
-    2. append the others to `store` (table, sign and offset of the stored value) by COPY."""
-    opposite, stored = take_back
-    taken = fetch_numbers(
-        cursor,
-        f"DELETE FROM {opposite} t USING {changes} c"  # noqa: S608
-        f" WHERE c.load_id = {int(load_id)} AND t.number = {stored} RETURNING c.number",
-    )
-    table, sign, offset = store
-    new = np.setdiff1d(keys, taken, assume_unique=True) * sign + offset
-    new.sort()
-    rows = np.empty(len(new), _ROW)
-    rows["fields"] = 1
-    rows["length"] = 8
-    rows["value"] = new
-    with cursor.copy(f"COPY {table} (number) FROM STDIN WITH (FORMAT binary)") as copy:
-        copy.write(_HEADER)
-        copy.write(rows.tobytes())
-        copy.write(_TRAILER)
-    return len(taken) + len(new)
 
 
 def area_range(area_code: int) -> tuple[int, int]:

@@ -20,12 +20,12 @@ AS_OF = date(2026, 11, 20)
 @pytest.fixture(autouse=True)
 def index_dir(settings: Any, tmp_path: Path) -> Path:
     """A private index directory, and no index or list copy kept from another test."""
-    from dnc import index, selectors
+    from dnc import index, internal_list, selectors
 
     settings.DNC_INDEX_DIR = str(tmp_path / "index")
     index._current = None
     selectors._coverage_cache = None
-    selectors._internal = selectors._EMPTY
+    internal_list._internal = internal_list._EMPTY
     return tmp_path / "index"
 
 

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from dialer.api.clients import api_client_for_token
-from dialer.management.commands.seed_demo import DEMO_PASSWORD
+from dialer.management.demo_data import DEMO_PASSWORD
 from dialer.models import CallAttempt, CallTask
 from dialer.runtime.dispatch import dispatch_task
 from dialer.runtime.preview import preview_take_next

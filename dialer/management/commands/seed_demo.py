@@ -11,25 +11,20 @@ call at once: they are dispatched here, before the web server starts. The
 law's windows still hold: when no zone's window is open (early morning UTC),
 the demo says so and when the first opens.
 
-Reactivation calls are solicitation: they need a fresh copy of the national
-registry for the number's area code and of each candidate state's list. The
-demo loads a small sample of each, as of today, with `load_dnc_registry` (the
-loader operators use), and loads it again only once it is stale.
+Reactivation calls need a fresh registry copy: the demo loads a small sample
+(`dialer.management.demo_registry`). The portfolio itself is in
+`dialer.management.demo_data`.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from base64 import b32decode
-from datetime import datetime, time, timedelta
-from io import StringIO
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -38,13 +33,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.actors import actor_system
 from audit.services import audit_record
 from campaigns.models import Contact, Program, Purpose
-from campaigns.roles import (
-    ADMISSIONS_STAFF,
-    CAMPAIGN_MANAGER,
-    COMPLIANCE_OFFICER,
-    MARKETING_ANALYST,
-    roles_sync,
-)
+from campaigns.roles import roles_sync
 from campaigns.services import PhoneInput, contact_create, program_create, queue_create
 from consent.inputs import ConsentInput
 from consent.models import Consent
@@ -54,95 +43,23 @@ from dialer.acts.callbacks import callback_request
 from dialer.acts.enrollments import enrollment_create
 from dialer.acts.optout import dnc_request_record
 from dialer.api.clients import api_client_create
-from dialer.decision.rules_table import RULES
+from dialer.management.demo_data import (
+    ALWAYS_OPEN,
+    API_CLIENT_NAME,
+    CALLBACKS,
+    CONTACTS,
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    INTERNAL_DNC,
+    NO_PART2,
+    PROGRAMS,
+    QUEUES,
+    SCRIPT,
+    USERS,
+)
+from dialer.management.demo_registry import demo_registry_load
 from dialer.models import ApiClient, CallAttempt, CallTask, TaskStatus
 from dialer.runtime.dispatch import dispatch_task
-from dnc.selectors import registry_as_of_many
-
-DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
-# The demo users' second factor, the same for all and printed: for the demo only.
-# Real staff enrol their own authenticator at their first sign-in.
-DEMO_TOTP_SECRET = "MNQWY3DPOJRWQLLEMVWW6LLUN52HAIJB"  # noqa: S105 (base32, demo only)
-
-PROGRAMS = [
-    {
-        "slug": "harbor-recovery",
-        "legal_name": "Harbor Recovery Center",
-        "state": "FL",
-        "timezone": "America/New_York",
-        "neutral_name": "Harbor Health",
-        "caller_id_number": "+13055550100",
-    },
-    {
-        "slug": "mesa-springs",
-        "legal_name": "Mesa Springs Treatment",
-        "state": "AZ",
-        "timezone": "America/Phoenix",
-        "neutral_name": "Mesa Wellness",
-        "caller_id_number": "+16025550100",
-    },
-]
-
-QUEUES = [
-    ("callbacks", "Missed-call callbacks", Purpose.CALLBACK, time(8, 0), time(21, 0)),
-    ("reminders", "Appointment reminders", Purpose.REMINDER, time(9, 0), time(19, 0)),
-    ("alumni", "Alumni reactivation", Purpose.REACTIVATION, time(10, 0), time(19, 0)),
-]
-
-SCRIPT = (
-    "Hello, this is {name} returning your call. Is now a good time to talk? "
-    "If you would rather not be called again, tell me and we will stop."
-)
-
-CONTACTS = {
-    "harbor-recovery": [
-        ("HR-1001", "Alex", "Rivera", "FL", "33101", "none", "+13055550123"),
-        ("HR-1002", "Sam", "Lee", "FL", "33139", "current", "+13055550124"),
-        ("HR-1003", "Jordan", "Diaz", "NY", "10001", "former", "+12125550199"),
-        ("HR-1004", "Morgan", "Blake", "FL", "33132", "former", "+13055550125"),
-    ],
-    "mesa-springs": [
-        ("MS-2001", "Casey", "Nguyen", "AZ", "85004", "none", "+16025550142"),
-        ("MS-2002", "Riley", "Patel", "AZ", "85281", "former", "+16025550143"),
-    ],
-}
-
-# An alumnus who never signed a Part 2 consent: enrolling them is refused, with the reason.
-NO_PART2 = {"HR-1004"}
-
-# People who asked Harbor to call them back, one per US zone (state, ZIP, number): whatever
-# the hour, the ones whose window is open now are offered at once, the rest wait for theirs.
-CALLBACKS = [
-    ("FL", "33130", "+13055550131", "web-form"),
-    ("IL", "60601", "+13125550132", "google-ads"),
-    ("CO", "80202", "+13035550133", "web-form"),
-    ("CA", "90012", "+12135550134", "referral"),
-    ("AK", "99501", "+19075550135", "web-form"),
-    ("HI", "96813", "+18085550136", "google-ads"),
-]
-
-# Numbers whose owners asked not to be called: on the internal list (all programs).
-INTERNAL_DNC = ["+13055550187", "+16025550188"]
-
-# An admissions line answered day and night (the called person's windows still apply).
-ALWAYS_OPEN = (time(0, 0), time(23, 59))
-
-API_CLIENT_NAME = "Demo CRM"
-
-# The registry sample's listed numbers, per area code (none of them a demo contact's):
-# the last four digits after the area code and 555.
-REGISTRY_SAMPLE = ["0170", "0171", "0172"]
-# Numbers the README's walk-through posts (their area codes get a national copy too).
-README_NUMBERS = ["+18085550199", "+13055550199"]
-
-# username -> (role, program slugs)
-USERS = {
-    "staff.harbor": (ADMISSIONS_STAFF, ["harbor-recovery"]),
-    "manager.harbor": (CAMPAIGN_MANAGER, ["harbor-recovery"]),
-    "compliance": (COMPLIANCE_OFFICER, ["harbor-recovery", "mesa-springs"]),
-    "marketing": (MARKETING_ANALYST, ["harbor-recovery", "mesa-springs"]),
-    "staff.mesa": (ADMISSIONS_STAFF, ["mesa-springs"]),
-}
 
 
 class Command(BaseCommand):
@@ -151,7 +68,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         actor = actor_system("seed_demo")
         roles_sync()
-        self._registry()
+        demo_registry_load(stdout=self.stdout)
         with transaction.atomic():
             programs = {spec["slug"]: self._program(spec, actor) for spec in PROGRAMS}
             for slug, rows in CONTACTS.items():
@@ -202,61 +119,6 @@ class Command(BaseCommand):
             f"{token}"
         )
         self.stdout.write(self._offer_note(harbor))
-
-    def _registry(self) -> None:
-        """Load the registry sample where a demo number's copy is missing or stale.
-
-        1. Every number the demo calls (or the README posts), and the states that keep a
-           list among the programs', contacts' and callers' states.
-        2. A source is loaded again when one of those numbers has no copy of it, or one
-           older than the rules allow; otherwise it is left alone.
-        3. The files are written to a temporary directory: one per area code for the
-           national list (the FTC's shape), one per state.
-        """
-        numbers = [row[-1] for rows in CONTACTS.values() for row in rows]
-        numbers += [number for _, _, number, _ in CALLBACKS] + INTERNAL_DNC + README_NUMBERS
-        states = {spec["state"] for spec in PROGRAMS}
-        states |= {row[3] for rows in CONTACTS.values() for row in rows}
-        states |= {state for state, _, _, _ in CALLBACKS}
-        states &= RULES.state_registries
-        today = timezone.now().date()
-
-        def stale(as_of: Any) -> bool:
-            return as_of is None or (today - as_of).days > RULES.registry_max_age_days
-
-        copies = registry_as_of_many(numbers=numbers).values()
-        due = ["national"] if any(stale(c.national) for c in copies) else []
-        due += [
-            f"state:{state}"
-            for state in sorted(states)
-            if any(stale(c.states.get(state)) for c in copies)
-        ]
-        areas = sorted({number[2:5] for number in numbers})
-        with tempfile.TemporaryDirectory(prefix="demo-registry-") as folder:
-            for source in due:
-                if source == "national":
-                    files = [self._sample(Path(folder), area, [area]) for area in areas]
-                else:
-                    files = [self._sample(Path(folder), source[-2:], areas)]
-                # The in-memory index is built once, after the last load; the progress
-                # lines of a few dozen rows are left out of the demo's output.
-                last = source == due[-1]
-                call_command(
-                    "load_dnc_registry",
-                    "--source",
-                    source,
-                    "--full",
-                    *map(str, files),
-                    *([] if last else ["--no-index"]),
-                    stdout=self.stdout,
-                    stderr=StringIO(),
-                )
-
-    @staticmethod
-    def _sample(folder: Path, name: str, areas: list[str]) -> Path:
-        path = folder / f"{name}.txt"
-        path.write_text("".join(f"{a}555{last}\n" for a in areas for last in REGISTRY_SAMPLE))
-        return path
 
     def _callbacks(self, program: Program, actor: str) -> None:
         """Callbacks requested a few minutes ago (an open one is answered again, not

@@ -2,8 +2,9 @@
 
 Allowed: the task is leased for its dispatch (planner) or goes on to its call
 (dispatch, preview). Blocked: it waits for its time, or ends with its reason,
-audited. `decisions_apply` does it for a batch in one statement (planner,
-dispatch); `apply_refusal` for one task in hand (a placed call, a preview call).
+audited. `verdict_of` decides what a decision writes; `decisions_apply` writes
+a batch in one statement (planner, dispatch, callbacks) and `apply_refusal`
+sets it on one task in hand (a placed call, a preview call), saved by its caller.
 """
 
 from __future__ import annotations
@@ -74,19 +75,6 @@ def refusal_event(*, task_id: int, program_id: int, decision: Decision) -> dict[
     }
 
 
-def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[str, Any] | None:
-    """Set the refusal on a task instance (the caller saves it); the audit event if it ended."""
-    refusal = refusal_of(decision, now=now)
-    task.last_decision = decision.to_dict()
-    task.status = refusal.status
-    if refusal.next_attempt_at is not None:
-        task.next_attempt_at = refusal.next_attempt_at
-    if not refusal.ended:
-        return None
-    task.closed_reason = refusal.closed_reason
-    return refusal_event(task_id=task.pk, program_id=task.queue.program_id, decision=decision)
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """One task's row as written back: its status, time, decision and reason."""
@@ -96,6 +84,44 @@ class Verdict:
     next_attempt_at: datetime | None  # None: unchanged
     decision: Decision
     closed_reason: str  # "" while the task waits
+
+    @property
+    def ended(self) -> bool:
+        return self.status != TaskStatus.PENDING
+
+
+def verdict_of(
+    task_id: int, decision: Decision, *, now: datetime, allowed_until: datetime | None
+) -> Verdict | None:
+    """What one decision writes to its task; None when it is allowed and nothing is leased.
+
+    1. Allowed: with `allowed_until`, the task is leased until then (the planner);
+       without, its row is left to the caller, which goes on to call.
+    2. Blocked: `refusal_of` says wait (a later time, or an operator's act) or end.
+    """
+    if decision.allowed:
+        if allowed_until is None:
+            return None
+        return Verdict(task_id, TaskStatus.PENDING, allowed_until, decision, "")
+    refusal = refusal_of(decision, now=now)
+    return Verdict(
+        task_id, refusal.status, refusal.next_attempt_at, decision, refusal.closed_reason
+    )
+
+
+def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[str, Any] | None:
+    """`decisions_apply` for one refused task in hand: the same verdict, set on the instance
+    that the caller saves with its own changes in one UPDATE; the audit event if it ended."""
+    verdict = verdict_of(task.pk, decision, now=now, allowed_until=None)
+    assert verdict is not None, "apply_refusal takes a refused decision"
+    task.last_decision = decision.to_dict()
+    task.status = verdict.status
+    if verdict.next_attempt_at is not None:
+        task.next_attempt_at = verdict.next_attempt_at
+    task.closed_reason = verdict.closed_reason
+    if not verdict.ended:
+        return None
+    return refusal_event(task_id=task.pk, program_id=task.queue.program_id, decision=decision)
 
 
 @dataclass
@@ -118,34 +144,25 @@ def decisions_apply(
 ) -> Applied:
     """Write a batch of decisions back to their tasks (locked by the caller).
 
-    1. Allowed: with `allowed_until`, lease the task until then (the planner);
-       without, leave its row to the caller, which goes on to call (dispatch).
-    2. Blocked: `refusal_of` says wait (a later time, or an operator's act) or
-       end; an ended task gets its audit event.
+    1. Each decision's verdict (`verdict_of`): leased, waiting or ended.
+    2. An ended task gets its audit event.
     3. Every verdict is written in one UPDATE (`verdicts_write`).
     `rows` are the decided tasks' rows (dialer.rows), in the order of `decisions`.
     """
     applied = Applied()
     verdicts = applied.verdicts
     for row, decision in zip(rows, decisions, strict=True):
-        task_id = row.pk
+        verdict = verdict_of(row.pk, decision, now=now, allowed_until=allowed_until)
         if decision.allowed:
-            applied.allowed.append(task_id)
-            if allowed_until is not None:
-                verdicts.append(Verdict(task_id, TaskStatus.PENDING, allowed_until, decision, ""))
-            continue
-        refusal = refusal_of(decision, now=now)
-        verdicts.append(
-            Verdict(
-                task_id, refusal.status, refusal.next_attempt_at, decision, refusal.closed_reason
-            )
-        )
-        if refusal.ended:
+            applied.allowed.append(row.pk)
+        elif verdict is not None and verdict.ended:
             applied.events.append(
-                refusal_event(task_id=task_id, program_id=row.program_id, decision=decision)
+                refusal_event(task_id=row.pk, program_id=row.program_id, decision=decision)
             )
         else:
             applied.postponed += 1
+        if verdict is not None:
+            verdicts.append(verdict)
     if verdicts:
         verdicts_write(verdicts, now=now)
     return applied

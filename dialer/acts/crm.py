@@ -9,12 +9,13 @@ over the owning app's own service (which writes its audit event).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 
 from audit.services import audit_record
 from campaigns.models import Contact, Program
@@ -135,19 +136,25 @@ def consent_record(*, contact: Contact, actor: str, **fields: Any) -> Recorded[C
 # --- Calls made outside the system --------------------------------------------------------------
 
 
-def _external_task(
+@dataclass(frozen=True)
+class _CallScope:
+    """Where a call from outside belongs: the attempts that would be this call sent again,
+    and its task (locked; created when `task` is first asked for and there is none open)."""
+
+    repeats: QuerySet[CallAttempt]
+    task: Callable[[], CallTask]
+
+
+def _external_scope(
     *,
     program: Program,
     actor: str,
-    started_at: datetime,
-    outcome: str,
     task_id: int | None,
     contact_id: int | None,
     queue_slug: str | None,
     number: str | None,
-) -> CallTask | CallAttempt:
-    """The task the call belongs to (locked), or the attempt already recorded for this call."""
-    same_call = {"backend": EXTERNAL_BACKEND, "started_at": started_at, "outcome": outcome}
+) -> _CallScope:
+    """The call's task by id (locked), or its contact (locked), queue and number."""
     if task_id is not None:
         task = (
             CallTask.objects.select_for_update(of=("self",))
@@ -156,8 +163,8 @@ def _external_task(
         )
         if task is None:
             raise CrmRecordError("task", "Unknown task.")
-        repeat = CallAttempt.objects.filter(task=task, **same_call).first()
-        return repeat or task
+        locked = task
+        return _CallScope(CallAttempt.objects.filter(task=locked), lambda: locked)
     contact = (
         Contact.objects.select_for_update().filter(program=program, pk=contact_id).first()
         if contact_id is not None
@@ -170,22 +177,66 @@ def _external_task(
         raise CrmRecordError("queue", "Unknown queue.")
     assert number is not None
     phone = phone_add(contact=contact, phone=PhoneInput(number))
-    repeat = CallAttempt.objects.filter(
-        task__contact=contact, task__queue=queue, task__number_hash=phone.number_hash, **same_call
-    ).first()
-    if repeat is not None:
-        return repeat
-    task = open_task_for(queue=queue, number_hash=phone.number_hash)
-    if task is None:
-        task = task_create(
-            contact=contact,
-            phone=phone,
-            queue=queue,
-            origin=TaskOrigin.API,
-            actor=actor,
-            source=EXTERNAL_BACKEND,
-        )
-    return CallTask.objects.select_for_update().get(pk=task.pk)
+
+    def open_task() -> CallTask:
+        found = open_task_for(queue=queue, number_hash=phone.number_hash)
+        if found is None:
+            found = task_create(
+                contact=contact,
+                phone=phone,
+                queue=queue,
+                origin=TaskOrigin.API,
+                actor=actor,
+                source=EXTERNAL_BACKEND,
+            )
+        return CallTask.objects.select_for_update().get(pk=found.pk)
+
+    repeats = CallAttempt.objects.filter(
+        task__contact=contact, task__queue=queue, task__number_hash=phone.number_hash
+    )
+    return _CallScope(repeats, open_task)
+
+
+def _external_attempt_add(
+    *,
+    program: Program,
+    task: CallTask,
+    actor: str,
+    started_at: datetime,
+    outcome: str,
+    duration_seconds: int | None,
+) -> CallAttempt:
+    """Add the call to its task, count it on an open task and record its outcome."""
+    is_open = task.status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+    if not is_open and outcome != Outcome.DNC_REQUESTED:
+        raise CrmRecordError("task", "This task is closed.")
+    number_next = (task.attempt_set.aggregate(n=Max("attempt_number"))["n"] or 0) + 1
+    attempt = CallAttempt.objects.create(
+        task=task,
+        phone=task.phone,
+        attempt_number=number_next,
+        started_at=started_at,
+        backend=EXTERNAL_BACKEND,
+    )
+    if is_open:
+        task.attempts += 1
+        task.last_attempt_at = max(filter(None, [task.last_attempt_at, started_at]))
+        task.status = TaskStatus.IN_PROGRESS
+        task.save(update_fields=["attempts", "last_attempt_at", "status", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="call.recorded_external",
+        object_type="call_attempt",
+        object_id=attempt.pk,
+        program_id=program.pk,
+        data={"task": task.pk, "attempt_number": number_next},
+    )
+    return attempt_outcome_record(
+        attempt_id=attempt.pk,
+        outcome=outcome,
+        duration_seconds=duration_seconds,
+        actor=actor,
+    )
 
 
 def external_attempt_record(
@@ -202,62 +253,41 @@ def external_attempt_record(
 ) -> Recorded[CallAttempt]:
     """Record a call placed outside the system; it counts toward caps like any other.
 
-    1. Find and lock the task: by id, or the open task of (contact, queue,
-       number), created (with the number added to the contact) when there is none.
-    2. A call of that task (or, without a task id, of that contact, queue and
-       number) already recorded from outside with the same start and outcome
-       is this call, sent again: answer it, even if it closed the task.
+    1. Find and lock where the call belongs: the task by id, or the contact
+       (with the number added to it), queue and number.
+    2. A call there already recorded from outside with the same start and
+       outcome is this call, sent again (`recorded_once`): answer it, even if
+       it closed the task.
     3. Otherwise the task must be open, unless the person asked not to be
        called (`dnc_requested`): an opt-out is never refused, so on a closed
        task the call is recorded without reopening it.
-    4. Add the attempt (next attempt number), count it on an open task, and
-       record its outcome (`attempt_outcome_record`: the retry policy;
+    4. Take the task (by id, or the open one of that contact, queue and number,
+       created when there is none), add the attempt (next attempt number),
+       count it on an open task, and record its outcome (`attempt_outcome_record`: the retry policy;
        `dnc_requested` puts the number on the internal list and cancels its calls).
     """
     if outcome not in Outcome.values or outcome == Outcome.WITHDRAWN:
         raise CrmRecordError("outcome", "Not an outcome of a call.")
     with transaction.atomic():
-        found = _external_task(
+        scope = _external_scope(
             program=program,
             actor=actor,
-            started_at=started_at,
-            outcome=outcome,
             task_id=task_id,
             contact_id=contact_id,
             queue_slug=queue_slug,
             number=number,
         )
-        if isinstance(found, CallAttempt):
-            return Recorded(found, created=False)
-        task = found
-        is_open = task.status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
-        if not is_open and outcome != Outcome.DNC_REQUESTED:
-            raise CrmRecordError("task", "This task is closed.")
-        number_next = (task.attempt_set.aggregate(n=Max("attempt_number"))["n"] or 0) + 1
-        attempt = CallAttempt.objects.create(
-            task=task,
-            phone=task.phone,
-            attempt_number=number_next,
-            started_at=started_at,
-            backend=EXTERNAL_BACKEND,
+        return recorded_once(
+            find=lambda: scope.repeats.filter(
+                backend=EXTERNAL_BACKEND, started_at=started_at, outcome=outcome
+            ).first(),
+            create=lambda: _external_attempt_add(
+                program=program,
+                task=scope.task(),
+                actor=actor,
+                started_at=started_at,
+                outcome=outcome,
+                duration_seconds=duration_seconds,
+            ),
+            repeat_of=lambda same: same,
         )
-        if is_open:
-            task.attempts += 1
-            task.last_attempt_at = max(filter(None, [task.last_attempt_at, started_at]))
-            task.status = TaskStatus.IN_PROGRESS
-            task.save(update_fields=["attempts", "last_attempt_at", "status", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="call.recorded_external",
-            object_type="call_attempt",
-            object_id=attempt.pk,
-            program_id=program.pk,
-            data={"task": task.pk, "attempt_number": number_next},
-        )
-        attempt = attempt_outcome_record(
-            attempt_id=attempt.pk,
-            outcome=outcome,
-            duration_seconds=duration_seconds,
-            actor=actor,
-        )
-    return Recorded(attempt, created=True)

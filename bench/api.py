@@ -129,7 +129,7 @@ def registry_seed(rng: random.Random, numbers: list[str]) -> None:
     import numpy as np
 
     from audit.actors import actor_system
-    from bench.dnc import write_numbers
+    from bench.dnc_data import write_numbers
     from dnc.index import index_build
     from dnc.registry.load import RegistryInput, registry_load
 

@@ -243,7 +243,7 @@ class TestReminders:
         naive = post(
             tokens["crm_a"],
             "appointments/",
-            {**_body(portfolio, _when(3)), "starts_at": "2030-01-01T10:00:00"},
+            {**_body(portfolio, _when(3)), "starts_at": _when(3).replace(tzinfo=None).isoformat()},
         )
         assert naive.status_code == 400 and error_fields(naive) == {"starts_at"}
         wrong_queue = post(

@@ -28,9 +28,9 @@ from django.conf import settings
 from django.db import transaction
 
 from campaigns.models import Purpose, Queue
-from dialer.acts.outcomes import attempt_withdraw
+from dialer.acts.outcomes import attempt_give_back
 from dialer.acts.recheck import recheck_locked
-from dialer.models import CallAttempt, CallTask, PresenceState, StaffPresence, TaskStatus
+from dialer.models import CallAttempt, CallTask, PresenceState, StaffPresence
 
 ACTOR = "system:agent_first"
 
@@ -95,13 +95,9 @@ def staff_leg_unanswered(*, attempt_id: int, now: datetime) -> None:
         if attempt.outcome:
             return
         attempt.task = task
-        attempt_withdraw(
+        attempt_give_back(
             attempt=attempt, task=task, now=now, reason="staff_unanswered", actor=ACTOR
         )
-        if task.status == TaskStatus.IN_PROGRESS:
-            task.status = TaskStatus.PENDING
-            task.next_attempt_at = now
-        task.save()
         if attempt.placed_by_id is not None:
             StaffPresence.objects.filter(user_id=attempt.placed_by_id).update(
                 state=PresenceState.AWAY, since=now

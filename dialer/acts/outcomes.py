@@ -129,26 +129,36 @@ def _staff_freed(attempt: CallAttempt, program_id: int) -> None:
         presence.pace_on_commit(program_ids=[program_id])
 
 
+def attempt_give_back(
+    *, attempt: CallAttempt, task: CallTask, now: datetime, reason: str, actor: str
+) -> None:
+    """Withdraw an attempt nobody was called on and put its task back in the queue.
+
+    The caller holds both locks. A task still in progress goes back to pending,
+    due now: it is decided afresh. A task closed meanwhile stays closed.
+    """
+    attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=actor)
+    if task.status == TaskStatus.IN_PROGRESS:
+        task.status = TaskStatus.PENDING
+        task.next_attempt_at = now
+    task.save(
+        update_fields=["status", "next_attempt_at", "attempts", "last_attempt_at", "updated_at"]
+    )
+
+
 def attempt_hand_back(*, attempt_id: int, reason: str, actor: str) -> bool:
-    """Withdraw an attempt that was never handed to its provider and make its task due again.
+    """Give back an attempt that was never handed to its provider (`attempt_give_back`).
 
     One transaction: lock the task, then the attempt (the order placement takes);
     an attempt with an outcome or a provider reference is left alone (False).
-    A task still in progress goes back to pending, due now: the planner decides
-    it afresh. A task closed meanwhile stays closed.
     """
-    now = timezone.now()
     with transaction.atomic():
         task_id = CallAttempt.objects.values_list("task_id", flat=True).get(pk=attempt_id)
         task = CallTask.objects.select_for_update().select_related("queue").get(pk=task_id)
         attempt = CallAttempt.objects.select_for_update().get(pk=attempt_id)
         if attempt.outcome or attempt.backend_ref:
             return False
-        attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=actor)
-        if task.status == TaskStatus.IN_PROGRESS:
-            task.status = TaskStatus.PENDING
-            task.next_attempt_at = now
-        task.save(
-            update_fields=["status", "next_attempt_at", "attempts", "last_attempt_at", "updated_at"]
+        attempt_give_back(
+            attempt=attempt, task=task, now=timezone.now(), reason=reason, actor=actor
         )
     return True

@@ -16,9 +16,9 @@ from django.utils import timezone
 from audit.actors import actor_for_user
 from audit.services import audit_record
 from common.scoping import user_program_ids
-from dialer.acts.outcomes import attempt_outcome_record, attempt_withdraw
+from dialer.acts.outcomes import attempt_give_back, attempt_outcome_record
 from dialer.acts.recheck import recheck_locked
-from dialer.models import CallAttempt, CallTask, Outcome, TaskStatus
+from dialer.models import CallAttempt, CallTask, Outcome
 
 ACTOR = "system:preview"
 _IN_HAND_RELATED = ("task__queue__program", "task__contact", "phone", "script")
@@ -210,12 +210,9 @@ def _release(attempt: CallAttempt, *, now: datetime, reason: str, actor: str) ->
        release is audited with the reason `not_logged`.
     """
     if attempt.dialled_at is None:
-        task = _lock_task(attempt)
-        attempt_withdraw(attempt=attempt, task=task, now=now, reason=reason, actor=actor)
-        if task.status == TaskStatus.IN_PROGRESS:
-            task.status = TaskStatus.PENDING
-            task.next_attempt_at = now
-        task.save()
+        attempt_give_back(
+            attempt=attempt, task=_lock_task(attempt), now=now, reason=reason, actor=actor
+        )
     else:
         attempt_outcome_record(attempt_id=attempt.pk, outcome=Outcome.FAILED, actor=actor)
     audit_record(

@@ -36,11 +36,9 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +55,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 
 from bench.decide import machine  # noqa: E402
+from bench.seed import registry_seed  # noqa: E402
 from bench.server import (  # noqa: E402
     cpu_seconds,
     cpu_used,
@@ -121,37 +120,6 @@ def seed(rng: random.Random) -> tuple[str, list[str]]:
     _, token = api_client_create(program=program, name="bench", actor=actor)
     registry_seed(rng, numbers)
     return token, numbers
-
-
-def registry_seed(rng: random.Random, numbers: list[str]) -> None:
-    """A national list of the bench's area codes (a tenth of the contacts on it) and a
-    Florida list, loaded as production loads them, and the index a server reads."""
-    import numpy as np
-
-    from audit.actors import actor_system
-    from bench.dnc_data import write_numbers
-    from dnc.index import index_build
-    from dnc.registry.load import RegistryInput, registry_load
-
-    keys = np.array([int(n[2:]) for n in rng.sample(numbers, len(numbers) // 10)], np.int64)
-    codes = [int(code) for code in AREA_CODES]
-    others = np.array(
-        [rng.choice(codes) * 10_000_000 + rng.randint(2_000_000, 9_999_999) for _ in range(50_000)],
-        np.int64,
-    )
-    national = np.unique(np.concatenate([keys, others]))
-    with tempfile.TemporaryDirectory() as work:
-        for source, listed in (("national", national), ("state:FL", national[::7])):
-            path = Path(work) / f"{source.replace(':', '_')}.txt"
-            write_numbers(path, listed)
-            registry_load(
-                source=source,
-                kind="full",
-                inputs=[RegistryInput(path)],
-                as_of=date.today(),
-                actor=actor_system("bench"),
-            )
-    index_build()
 
 
 @dataclass

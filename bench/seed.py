@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import tempfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
 
 from campaigns.models import Contact, PhoneNumber, Queue
-from common.crypto import keyed_hash
 from dialer.models import CallTask
 
 
@@ -20,13 +24,13 @@ def due_callbacks_create(
 ) -> list[CallTask]:
     """One phone (E.164, mobile) and one pending task per unsaved contact, in three bulk inserts."""
     saved = Contact.objects.bulk_create(contacts, batch_size=5000)
-    phones = PhoneNumber.objects.bulk_create(
-        [
-            PhoneNumber(contact=c, number=e164, number_hash=keyed_hash(e164), line_type="mobile")
-            for c, e164 in zip(saved, numbers, strict=True)
-        ],
-        batch_size=5000,
-    )
+    phones = [
+        PhoneNumber(contact=c, number=e164, line_type="mobile")
+        for c, e164 in zip(saved, numbers, strict=True)
+    ]
+    for phone in phones:
+        phone.derive()
+    PhoneNumber.objects.bulk_create(phones, batch_size=5000)
     return CallTask.objects.bulk_create(
         [
             CallTask(
@@ -42,3 +46,32 @@ def due_callbacks_create(
         ],
         batch_size=5000,
     )
+
+
+def registry_seed(rng: random.Random, numbers: list[str]) -> None:
+    """A national list of the bench's area codes (a tenth of the contacts on it) and a
+    Florida list, loaded as production loads them, and the index a server reads."""
+    from audit.actors import actor_system
+    from bench.dnc_data import write_numbers
+    from dnc.index import index_build
+    from dnc.registry.load import RegistryInput, registry_load
+
+    keys = np.array([int(n[2:]) for n in rng.sample(numbers, len(numbers) // 10)], np.int64)
+    codes = sorted({int(n[2:5]) for n in numbers})
+    others = np.array(
+        [rng.choice(codes) * 10_000_000 + rng.randint(2_000_000, 9_999_999) for _ in range(50_000)],
+        np.int64,
+    )
+    national = np.unique(np.concatenate([keys, others]))
+    with tempfile.TemporaryDirectory() as work:
+        for source, listed in (("national", national), ("state:FL", national[::7])):
+            path = Path(work) / f"{source.replace(':', '_')}.txt"
+            write_numbers(path, listed)
+            registry_load(
+                source=source,
+                kind="full",
+                inputs=[RegistryInput(path)],
+                as_of=date.today(),
+                actor=actor_system("bench"),
+            )
+    index_build()

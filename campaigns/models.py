@@ -13,6 +13,7 @@ from django.db import models
 
 from common.crypto import keyed_hash
 from common.fields import EncryptedCharField
+from common.phones import exchange_digits
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_CHOICES = [(i, d) for i, d in enumerate(WEEKDAYS)]
@@ -256,6 +257,14 @@ class PhoneNumber(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
     number = EncryptedCharField(max_length=16, help_text="E.164")
     number_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    # The NPA-NXX in the clear: it identifies an exchange of 10,000 lines, not a person,
+    # and it is all the decision needs of the digits (validity, zones, presumed states),
+    # so a planning tick decrypts nothing. "" when the number is not a +1 ten-digit one.
+    exchange = models.CharField(max_length=6, blank=True, default="", editable=False)
+    # The registries' answer for this number, kept per registry generation by
+    # dialer.listings; a different generation than the current one is not used.
+    registry_generation = models.BigIntegerField(default=0, editable=False, db_index=True)
+    registry_lists = models.CharField(max_length=200, blank=True, default="", editable=False)
     line_type = models.CharField(max_length=10, choices=LineType.choices, default=LineType.UNKNOWN)
     provided_by_patient = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -272,5 +281,12 @@ class PhoneNumber(models.Model):
         return f"Phone #{self.pk}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.number_hash = keyed_hash(self.number)
+        self.derive()
         super().save(*args, **kwargs)
+
+    def derive(self) -> None:
+        """What is kept beside the encrypted number (`save` calls it; a bulk insert must)."""
+        number_hash = keyed_hash(self.number)
+        if number_hash != self.number_hash:  # a new number: a kept registry answer is not its own
+            self.registry_generation, self.registry_lists = 0, ""
+        self.number_hash, self.exchange = number_hash, exchange_digits(self.number)

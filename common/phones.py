@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
@@ -59,3 +61,21 @@ def line_type(e164: str) -> str:
 def mask(e164: str) -> str:
     """A form safe for a screen shared with other staff: last two digits only."""
     return f"***-***-**{e164[-2:]}" if e164 else ""
+
+
+_E164_US = re.compile(r"\+1\d{10}")
+
+
+def stored_e164(number: str | None) -> str | None:
+    """A stored number as E.164: as is when it is one (they are stored normalised),
+    re-parsed otherwise; None when it is no US number."""
+    if number and _E164_US.fullmatch(number):
+        return number
+    return try_e164(number) if number else None
+
+
+def exchange_digits(number: str | None) -> str:
+    """The NPA-NXX of a stored number (six digits), "" when it is no +1 ten-digit number.
+    It names an exchange of 10,000 lines, not a person: it may be kept in the clear."""
+    e164 = stored_e164(number)
+    return e164[2:8] if e164 is not None else ""

@@ -21,7 +21,7 @@ from django.utils import timezone
 from campaigns.models import Contact, PhoneNumber, Program, Purpose
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, mask, to_e164
-from common.together import Statement, fetch_all
+from common.together import Statement, bigint_array, fetch_all, joined
 from consent.coverage import CONSENT_MISSING, Blocker, consent_coverage
 from consent.facts import ConsentFact
 from consent.models import NUMBER_KINDS, Consent, ConsentKind, Disclosure
@@ -74,7 +74,7 @@ def consent_rows_statement(contact_ids: Iterable[int | None]) -> Statement | Non
     """The first read of `consent_facts_for`, for a caller that sends it with others
     (common.together); None when there is no saved contact to read for."""
     ids = list({int(i) for i in contact_ids if i is not None})
-    return Statement(_CONSENT_ROWS, [ids]) if ids else None
+    return Statement(_CONSENT_ROWS, [bigint_array(ids)]) if ids else None
 
 
 def consent_facts_from(
@@ -91,14 +91,27 @@ def consent_facts_from(
             pairs.append((contact_id, e164))
     else:
         by_hash = {keyed_hash(n): n for n in set(numbers) if n}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT contact_id, number_hash FROM campaigns_phonenumber"
-                " WHERE contact_id = ANY(%s::bigint[]) AND number_hash = ANY(%s::text[])",
-                [with_consents, list(by_hash)],
-            )
-            pairs.extend((contact_id, by_hash[h]) for contact_id, h in cursor.fetchall())
+        found = consent_facts_by_hash(rows, by_hash)
+        return {(contact_id, by_hash[h]): facts for (contact_id, h), facts in found.items()}
     return _facts_for_pairs(rows, pairs)
+
+
+def consent_facts_by_hash(
+    rows: list[_Row], number_hashes: Iterable[str]
+) -> dict[tuple[int, str], tuple[ConsentFact, ...]]:
+    """`consent_facts_from` for numbers known by keyed hash only (a planning tick decrypts
+    none), keyed by (contact id, number hash)."""
+    if not rows:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT contact_id, number_hash FROM campaigns_phonenumber"
+            " WHERE contact_id = ANY(%s::bigint[])"
+            " AND number_hash = ANY(string_to_array(%s, ','))",
+            [bigint_array({row[1] for row in rows}), joined({h for h in number_hashes if h})],
+        )
+        pairs = cursor.fetchall()
+    return _facts_keyed(rows, ((pair, pair[0], pair[1]) for pair in pairs))
 
 
 def consent_facts_for_pairs(*, pairs: Iterable[FactKey]) -> dict[FactKey, tuple[ConsentFact, ...]]:
@@ -131,15 +144,22 @@ def _consent_rows(contact_ids: Iterable[int | None]) -> list[_Row]:
 def _facts_for_pairs(
     rows: list[_Row], pairs: Iterable[FactKey]
 ) -> dict[FactKey, tuple[ConsentFact, ...]]:
+    return _facts_keyed(
+        rows, (((c, e164), c, keyed_hash(e164) if e164 else None) for c, e164 in pairs)
+    )
+
+
+def _facts_keyed(
+    rows: list[_Row], wanted: Iterable[tuple[tuple[int, str], int, str | None]]
+) -> dict[tuple[int, str], tuple[ConsentFact, ...]]:
+    """Facts per key, for (key, contact id, number hash) triples."""
     per_contact: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
         per_contact[row[1]].append(row)
-    out: dict[FactKey, tuple[ConsentFact, ...]] = {}
-    for contact_id, e164 in pairs:
-        if contact_id not in per_contact:
-            continue
-        number_hash = keyed_hash(e164) if e164 else None
-        out[(contact_id, e164)] = tuple(_fact(row, number_hash) for row in per_contact[contact_id])
+    out: dict[tuple[int, str], tuple[ConsentFact, ...]] = {}
+    for key, contact_id, number_hash in wanted:
+        if contact_id in per_contact:
+            out[key] = tuple(_fact(row, number_hash) for row in per_contact[contact_id])
     return out
 
 

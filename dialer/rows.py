@@ -13,9 +13,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Case, Q, Subquery, Value, When
+
 from campaigns.models import Contact, PhoneNumber
 from common.fields import field_of, token_of
+from common.together import fetch_values
 from dialer.models import CallTask
+from dnc.models import RegistryState
 
 _NOT_READ = object()
 
@@ -31,7 +35,7 @@ class TaskRow:
     state: str
     postal_code: str
     patient_status: str
-    number: str | None  # decrypted E.164
+    number: str | None  # decrypted E.164; None when not read (a planning tick) or unreadable
     line_type: str
     provided_by_patient: bool
     attempts: int
@@ -39,6 +43,14 @@ class TaskRow:
     requested_at: datetime | None
     appointment_at: datetime | None
     number_hash: str = ""  # the number's keyed hash ("": computed from the number)
+    exchange: str = ""  # the number's NPA-NXX, kept in the clear ("": none)
+    # The registries' answer kept on the phone (dialer.listings), and its generation.
+    registry_generation: int = 0
+    registry_lists: str = ""
+    # False: a planning tick left the number unread, its phone's registry answer being
+    # of the current generation; the decision then reads the exchange and hash alone.
+    # True with no number: it could not be read (invalid_number).
+    number_read: bool = True
 
     @classmethod
     def of(cls, task: CallTask) -> TaskRow:
@@ -65,6 +77,9 @@ class TaskRow:
             requested_at=task.requested_at,
             appointment_at=task.appointment_at,
             number_hash=task.number_hash or phone.number_hash,
+            exchange=phone.exchange,
+            registry_generation=phone.registry_generation,
+            registry_lists=phone.registry_lists,
         )
 
     @classmethod
@@ -94,6 +109,9 @@ class TaskRow:
             last_attempt_at=task.last_attempt_at if task is not None else None,
             requested_at=None,
             appointment_at=appointment_at,
+            exchange=phone.exchange,
+            registry_generation=phone.registry_generation,
+            registry_lists=phone.registry_lists,
         )
 
 
@@ -117,10 +135,14 @@ _ROW: tuple[tuple[str, str], ...] = (
     ("requested_at", "requested_at"),
     ("appointment_at", "appointment_at"),
     ("number_hash", "number_hash"),
+    ("exchange", "phone__exchange"),
+    ("registry_generation", "phone__registry_generation"),
+    ("registry_lists", "phone__registry_lists"),
+    ("number_read", "number_read"),
 )
 _ROW_COLUMNS = tuple(column for _, column in _ROW)
 # What a task instance must load for `TaskRow.of` (annotated with `phone_token`).
-ROW_FIELDS = tuple(column for column in _ROW_COLUMNS if column != "phone_token")
+ROW_FIELDS = tuple(c for c in _ROW_COLUMNS if c not in ("phone_token", "number_read"))
 
 
 def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = False) -> list[TaskRow]:
@@ -129,6 +151,10 @@ def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = Fals
     With `lock`, the task rows are locked FOR UPDATE SKIP LOCKED (a row that a
     dispatch holds is left for the next tick). Values, not models: at 100,000
     rows, model instances would cost more than the whole decision.
+
+    The number is read and decrypted only for a phone whose kept registry answer
+    is not of the current generation (dialer.listings): the decision needs its
+    exchange and keyed hash alone, so a steady-state tick decrypts nothing.
     """
     qs = CallTask.objects.filter(
         queue_id=queue_id, status="pending", next_attempt_at__lte=now
@@ -137,16 +163,26 @@ def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = Fals
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     # The number comes back as stored and is decrypted row by row: one that no key
     # decrypts blocks its own task (invalid_number), not the whole batch.
-    qs = qs.annotate(phone_token=token_of("phone__number"))
+    # Before any registry load (generation 0), nothing is kept: every number is read.
+    current = Subquery(RegistryState.objects.filter(pk=1).values("generation")[:1])
+    kept = Q(phone__registry_generation=current, phone__registry_generation__gt=0)
+    qs = qs.annotate(
+        phone_token=Case(When(kept, then=Value(None)), default=token_of("phone__number")),
+        number_read=Case(When(kept, then=Value(False)), default=Value(True)),
+    )
     rows = []
-    for values in qs.values_list(*_ROW_COLUMNS)[:limit]:
-        values = list(values)
-        values[_NUMBER] = phone_number_of(values[_NUMBER])
-        rows.append(TaskRow(*values))
+    for values in fetch_values(qs.values_list(*_ROW_COLUMNS)[:limit]):
+        if not values[_READ]:
+            rows.append(TaskRow(*values))
+            continue
+        read = list(values)
+        read[_NUMBER] = phone_number_of(read[_NUMBER])
+        rows.append(TaskRow(*read))
     return rows
 
 
 _NUMBER = _ROW_COLUMNS.index("phone_token")
+_READ = _ROW_COLUMNS.index("number_read")
 assert [name for name, _ in _ROW] == [f.name for f in fields(TaskRow)], "TaskRow and _ROW differ"
 
 

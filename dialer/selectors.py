@@ -12,7 +12,6 @@ The decision itself (dialer.decision) is pure and runs over the result.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from typing import Any
 
 from campaigns.models import Program, Purpose, Queue
 from common.crypto import keyed_hash
-from common.phones import try_e164
-from common.together import Statement, fetch_together
-from consent.selectors import consent_facts_from, consent_rows_statement
+from common.phones import stored_e164
+from common.together import Statement, bigint_array, fetch_together, joined
+from consent.selectors import consent_facts_by_hash, consent_rows_statement
 from dialer.decision.facts import (
     AttemptFact,
     ContactFacts,
@@ -34,16 +33,18 @@ from dialer.decision.facts import (
     RegistryFacts,
     TaskFacts,
 )
+from dialer.listings import UNREADABLE
 from dialer.models import CallAttempt, Outcome
 from dialer.rows import TaskRow
-from dnc.rnd.selectors import rnd_answers_from, rnd_answers_statement
+from dnc.rnd.selectors import rnd_answers_by_hash, rnd_hashes_statement
 from dnc.selectors import (
     DncStatus,
     RegistryAsOf,
     dnc_one_answer,
     dnc_one_statement,
+    dnc_status_kept,
     dnc_status_many,
-    registry_as_of_many,
+    registry_as_of_areas,
 )
 
 ABANDONMENT_PAUSE = "abandon_rate_exceeded"
@@ -120,8 +121,8 @@ def recent_attempts_statement(
     return Statement(
         _RECENT_ATTEMPTS_SQL,
         {
-            "contacts": list(set(contact_ids)),
-            "hashes": ",".join({h for h in number_hashes if h}),
+            "contacts": bigint_array(set(contact_ids)),
+            "hashes": joined({h for h in number_hashes if h}),
             "since": at - RECENT_ATTEMPTS,
         },
     )
@@ -159,16 +160,6 @@ def recent_attempts_from(rows: Iterable[tuple[Any, ...]]) -> RecentAttempts:
     )
 
 
-_E164_US = re.compile(r"\+1\d{10}")
-
-
-def _stored_e164(number: str | None) -> str | None:
-    """Numbers are stored normalised; anything else is re-parsed (the engine judges validity)."""
-    if number and _E164_US.fullmatch(number):
-        return number
-    return try_e164(number) if number else None
-
-
 def task_facts_many(
     rows: Sequence[TaskRow],
     *,
@@ -177,18 +168,26 @@ def task_facts_many(
 ) -> list[TaskFacts]:
     """Facts for task rows (dialer.rows: `TaskRow.of` makes one of a task instance).
 
-    `queues`: the tasks' queues with their programs, when the caller has just
-    read them (they are read here otherwise, each once).
+    A row with its number decrypted is scrubbed against the registries now; a row
+    without (a planning tick, `due_task_rows`) carries its phone's kept registry
+    answer of the current generation (dialer.listings) and is known by exchange and
+    keyed hash alone: the internal list, consents and RND answers are all read by
+    keyed hash. `queues`: the tasks' queues with their programs, when the caller
+    has just read them (they are read here otherwise, each once).
     """
-    numbers = [_stored_e164(row.number) for row in rows]
+    numbers = [stored_e164(row.number) for row in rows]
     valid = [n for n in numbers if n is not None]
-    contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
     hashes = [
         row.number_hash or (keyed_hash(e164) if e164 else "")
         for row, e164 in zip(rows, numbers, strict=True)
     ]
+    kept = [
+        not row.number_read and bool(row.exchange) and row.registry_lists != UNREADABLE
+        for row in rows
+    ]
+    contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
     # The reads that need nothing from each other go together, in one round trip.
-    one = valid[0] if len(set(valid)) == 1 else None
+    one = valid[0] if len(set(valid)) == 1 and not any(kept) else None
     statements: dict[str, Statement] = {}
     if one is not None:
         statements["dnc"] = dnc_one_statement(one)
@@ -199,18 +198,36 @@ def task_facts_many(
         statements["attempts"] = recent_attempts_statement(
             contact_ids=contact_ids, number_hashes=hashes, at=at
         )
-    if valid:
-        statements["rnd"] = rnd_answers_statement(numbers=valid)
+    if valid or any(kept):
+        statements["rnd"] = rnd_hashes_statement(number_hashes=hashes)
     found = fetch_together(statements)
+    # DNC status per row: scrubbed now, or kept on the phone; registry freshness per area.
+    statuses: list[DncStatus | None]
+    registry: dict[int, RegistryAsOf] = {}
     if one is not None:
-        one_status, one_as_of = dnc_one_answer(one, found["dnc"][0])
-        dnc: Mapping[str, DncStatus] = {one: one_status}
-        registry: Mapping[str, RegistryAsOf] = {one: one_as_of}
+        one_status, registry[int(one[2:5])] = dnc_one_answer(one, found["dnc"][0])
+        statuses = [one_status if e164 is not None else None for e164 in numbers]
     else:
-        dnc, registry = dnc_status_many(numbers=valid), registry_as_of_many(numbers=valid)
-    consents = consent_facts_from(found.get("consents", []), valid)
+        scrubbed = dnc_status_many(numbers=valid) if valid else {}
+        statuses = [scrubbed.get(e164) if e164 is not None else None for e164 in numbers]
+        positions = [i for i, k in enumerate(kept) if k]
+        if positions:
+            from_phones = dnc_status_kept(
+                number_hashes=[hashes[i] for i in positions],
+                kept=[(rows[i].registry_generation, rows[i].registry_lists) for i in positions],
+            )
+            for i, kept_status in zip(positions, from_phones, strict=True):
+                statuses[i] = kept_status
+    exchanges = [
+        e164[:8] if e164 is not None else ("+1" + row.exchange if k else None)
+        for row, e164, k in zip(rows, numbers, kept, strict=True)
+    ]
+    areas = {int(x[2:5]) for x in exchanges if x is not None and x[2:5].isdigit()}
+    if areas - registry.keys():
+        registry.update(registry_as_of_areas(areas=areas - registry.keys()))
+    consents = consent_facts_by_hash(found.get("consents", []), hashes)
     attempts = recent_attempts_from(found.get("attempts", []))
-    rnd = rnd_answers_from(found.get("rnd", []), valid)
+    rnd = rnd_answers_by_hash(found.get("rnd", []))
     wanted = {row.queue_id for row in rows}
     queue_rows = dict(queues or {})
     if not wanted <= queue_rows.keys():
@@ -220,28 +237,26 @@ def task_facts_many(
         }
     facts_of_queue = {pk: queue_facts(q) for pk, q in queue_rows.items()}
     programs = {q.program_id: program_facts(q.program) for q in queue_rows.values()}
-    # Most rows share their DNC, registry and contact facts: build each distinct one once.
-    dnc_facts: dict[object, DncFacts] = {}
-    registry_facts: dict[object, RegistryFacts] = {}
+    # Most rows share their DNC, registry and contact facts: build each distinct one once
+    # (statuses and as-of answers are shared objects, so they are told apart by identity).
+    dnc_facts: dict[int, DncFacts] = {}
+    registry_facts: dict[int, RegistryFacts] = {}
     contact_facts: dict[tuple[str, str, str], ContactFacts] = {}
     out: list[TaskFacts] = []
-    for row, e164, number_hash in zip(rows, numbers, hashes, strict=True):
+    for row, exchange, number_hash, status in zip(rows, exchanges, hashes, statuses, strict=True):
         queue = queue_rows[row.queue_id]
-        status = dnc.get(e164) if e164 else None
-        dnc_key = (
-            (status.internal, status.national, tuple(sorted(status.states))) if status else None
-        )
-        if dnc_key not in dnc_facts:
+        dnc = dnc_facts.get(id(status))
+        if dnc is None:
             # Unknown DNC status fails closed: treated as listed.
-            dnc_facts[dnc_key] = DncFacts(
+            dnc = dnc_facts[id(status)] = DncFacts(
                 internal=status.internal if status else True,
                 national=status.national if status else True,
                 states=frozenset(status.states) if status else frozenset(),
             )
-        as_of = registry.get(e164) if e164 else None
-        registry_key = (as_of.national, tuple(sorted(as_of.states.items()))) if as_of else None
-        if registry_key not in registry_facts:
-            registry_facts[registry_key] = RegistryFacts(
+        as_of = registry.get(int(exchange[2:5])) if exchange and exchange[2:5].isdigit() else None
+        registered = registry_facts.get(id(as_of))
+        if registered is None:
+            registered = registry_facts[id(as_of)] = RegistryFacts(
                 national_as_of=as_of.national if as_of else None,
                 state_as_of=dict(as_of.states) if as_of else {},
             )
@@ -260,19 +275,19 @@ def task_facts_many(
                 queue=facts_of_queue[queue.pk],
                 contact=contact,
                 number=NumberFacts(
-                    e164=e164,
+                    exchange=exchange,
                     line_type=row.line_type,
                     provided_by_patient=row.provided_by_patient,
                 ),
-                dnc=dnc_facts[dnc_key],
-                registry=registry_facts[registry_key],
-                consents=consents.get((row.contact_id, e164), ()) if e164 else (),
+                dnc=dnc,
+                registry=registered,
+                consents=consents.get((row.contact_id, number_hash), ()) if exchange else (),
                 recent_attempts=attempts.of(row.contact_id, number_hash),
                 attempts_made=row.attempts,
                 last_attempt_at=row.last_attempt_at,
                 callback_requested_at=row.requested_at if queue.purpose == "callback" else None,
                 appointment_at=row.appointment_at,
-                rnd=rnd.get(e164, ()) if e164 else (),
+                rnd=rnd.get(number_hash, ()) if exchange else (),
                 person_keys=_person_keys(row.contact_id, number_hash),
             )
         )

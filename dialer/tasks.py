@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.actors import actor_system
 from dialer.acts.alumni_import import ALUMNI_IMPORT_TASK, alumni_import_run
 from dialer.acts.appointment_import import APPOINTMENT_IMPORT_TASK, appointments_import_run
+from dialer.listings import listings_refresh
 from dialer.presence import PACE_TASK
 from dialer.runtime.abandonment import abandonment_enforce
 from dialer.runtime.dispatch import dispatch_task, dispatch_tasks
@@ -96,6 +97,17 @@ def abandonment_check() -> int:
 def rnd_refresh_task() -> int:
     """Ask the RND provider about the numbers of active queues that wait for an answer."""
     return rnd_refresh(at=timezone.now(), actor=actor_system("rnd_refresh"))
+
+
+# One pass a minute brings this many phones to a new registry generation: a portfolio
+# of a million phones is current again within minutes of a load; until then a tick
+# decrypts and scrubs the phones still behind, as it always could.
+LISTINGS_PER_RUN = 400_000
+
+
+@shared_task(name="dialer.bulk_listings_refresh")
+def listings_refresh_task() -> int:
+    return listings_refresh(limit=LISTINGS_PER_RUN)
 
 
 @shared_task(name="dialer.bulk_preview_release_expired")

@@ -37,6 +37,7 @@ class _InternalList:
 
     keys: KeySet
     unread: frozenset[str]
+    hashes: frozenset[str]  # every active entry's keyed hash (a planner's numbers are hashes)
 
     def contains(self, keys: Keys) -> Mask:
         found = self.keys.contains(keys)
@@ -45,6 +46,11 @@ class _InternalList:
                 if keyed_hash(e164_from_key(int(keys[position]))) in self.unread:
                     found[position] = True
         return found
+
+    def holds_hashes(self, number_hashes: Sequence[str]) -> list[bool]:
+        """Whether each keyed hash is listed: the lookup for numbers that are not decrypted."""
+        hashes = self.hashes
+        return [h in hashes for h in number_hashes]
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ _EMPTY = _InternalCopy(
     seq=0,
     ids=frozenset(),
     active={},
-    listed=_InternalList(KeySet(np.zeros(0, np.int64)), frozenset()),
+    listed=_InternalList(KeySet(np.zeros(0, np.int64)), frozenset(), frozenset()),
 )
 _internal_lock = threading.Lock()
 _internal: _InternalCopy = _EMPTY
@@ -135,5 +141,7 @@ def _apply(base: _InternalCopy, rows: Sequence[tuple[Any, ...]]) -> _InternalCop
         seq=max(base.seq, rows[-1][4]),
         ids=base.ids | {row[0] for row in rows},
         active=active,
-        listed=_InternalList(KeySet(keys), unread),
+        listed=_InternalList(
+            KeySet(keys), unread, frozenset(number_hash for number_hash, _ in active.values())
+        ),
     )

@@ -13,7 +13,7 @@ An index of another version is never used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -168,21 +168,40 @@ def dnc_scrub_keys(*, keys: Keys, engine: str = "auto") -> Scrub:
     )
 
 
+def dnc_status_kept(
+    *, number_hashes: Sequence[str], kept: Sequence[tuple[int, str]]
+) -> list[DncStatus]:
+    """Statuses of numbers that are not decrypted (a planning tick): the internal list by
+    keyed hash, the registries from each phone's kept answer, (generation, sources joined
+    by commas), of `dialer.listings`; the caller has checked that the generation is current."""
+    internal = internal_set().holds_hashes(number_hashes)
+    made: dict[tuple[bool, int, str], DncStatus] = {}
+    out = []
+    for listed, (generation, sources) in zip(internal, kept, strict=True):
+        status = made.get((listed, generation, sources))
+        if status is None:
+            status = made[(listed, generation, sources)] = _status(
+                listed, sources.split(",") if sources else (), generation
+            )
+        out.append(status)
+    return out
+
+
 def registry_as_of_many(*, numbers: Sequence[str]) -> dict[str, RegistryAsOf]:
     """Per number: as-of dates of the national copy of its area code and of every state list."""
     keys, _ = keys_from_numbers(numbers)
+    per_area = registry_as_of_areas(areas={key // AREA_SPAN for key in keys.tolist() if key})
+    return {
+        number: per_area[key // AREA_SPAN]
+        for number, key in zip(numbers, keys.tolist(), strict=True)
+        if key
+    }
+
+
+def registry_as_of_areas(*, areas: Iterable[int]) -> dict[int, RegistryAsOf]:
+    """Per area code: as-of dates of its national copy and of every state list."""
     coverage = _coverage()
-    per_area: dict[int, RegistryAsOf] = {}
-    found: dict[str, RegistryAsOf] = {}
-    for number, key in zip(numbers, keys.tolist(), strict=True):
-        if not key:
-            continue
-        area = key // AREA_SPAN
-        answer = per_area.get(area)
-        if answer is None:
-            answer = per_area[area] = _registry_as_of(coverage, area)
-        found[number] = answer
-    return found
+    return {area: _registry_as_of(coverage, area) for area in set(areas)}
 
 
 def _registry_as_of(coverage: Mapping[str, Mapping[int, date]], area: int) -> RegistryAsOf:

@@ -81,9 +81,9 @@ def _end(c: ConsentFact) -> datetime | None:
 
 
 def check_number(f: TaskFacts, at: datetime, loc: Location) -> Reason | None:
-    if f.number.e164 is None:
+    if f.number.exchange is None:
         return Reason(codes.INVALID_NUMBER, "the number on file could not be parsed")
-    exchange = exchange_of(f.number.e164)
+    exchange = exchange_of(f.number.exchange)
     if not exchange.valid:
         return Reason(codes.INVALID_NUMBER, exchange.why_invalid)
     return None

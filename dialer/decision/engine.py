@@ -116,7 +116,7 @@ def _decide(f: TaskFacts, at: datetime) -> Decision:
     reasons: list[Reason] = []
     lasting = False  # a reason that waiting cannot cure
     try:
-        loc = candidate_location(f.number.e164, f.contact.state, f.contact.postal_code)
+        loc = candidate_location(f.number.exchange, f.contact.state, f.contact.postal_code)
     except Exception as exc:
         loc = _fallback_location()
         reasons.append(Reason(OUTSIDE_CALLING_WINDOW, "location: " + _failed(exc)))

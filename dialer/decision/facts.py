@@ -56,7 +56,10 @@ class ContactFacts:
 
 @dataclass(frozen=True, slots=True)
 class NumberFacts:
-    e164: str | None  # None: the stored number could not be parsed
+    # "+1" and the NPA-NXX: all the decision reads of a number (validity, zones, presumed
+    # states), so a planner reads it in the clear and decrypts nothing. A whole E.164
+    # number is taken too. None: there is no number (it could not be read or parsed).
+    exchange: str | None
     line_type: str
     provided_by_patient: bool
 

@@ -21,6 +21,7 @@ from phonenumbers import timezone as pn_timezone
 UNKNOWN_ZONE = pn_timezone.UNKNOWN_TIMEZONE
 
 _E164_US = re.compile(r"\+1[2-9]\d{2}[2-9]\d{6}")
+_EXCHANGE_US = re.compile(r"\+1[2-9]\d{2}[2-9]\d{2}")
 _STATE_SUFFIX = re.compile(r", ([A-Z]{2})$")
 
 # The 50 states and DC: the places the calling rules speak about.
@@ -41,11 +42,15 @@ _INVALID_FORMAT = Exchange(False, "not a +1 ten-digit number", frozenset(), froz
 _exchanges: dict[str, Exchange] = {}
 
 
-def exchange_of(e164: str) -> Exchange:
-    """The numbering plan's answer for the exchange of `e164` (cached per NPA-NXX)."""
-    if len(e164) != 12 or _E164_US.fullmatch(e164) is None:
+def exchange_of(number: str) -> Exchange:
+    """The numbering plan's answer for an exchange ("+1" NPA-NXX) or for the exchange of a
+    whole E.164 number (cached per NPA-NXX)."""
+    if len(number) == 8:
+        if _EXCHANGE_US.fullmatch(number) is None:
+            return _INVALID_FORMAT
+    elif len(number) != 12 or _E164_US.fullmatch(number) is None:
         return _INVALID_FORMAT
-    key = e164[:8]
+    key = number[:8]
     hit = _exchanges.get(key)
     if hit is None:
         hit = _exchange(key)

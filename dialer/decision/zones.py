@@ -91,10 +91,11 @@ def zip_location(postal_code: str) -> tuple[str | None, str | None]:
 _locations: dict[tuple[str | None, str | None, str | None], Location] = {}
 
 
-def candidate_location(e164: str | None, state: str | None, postal_code: str | None) -> Location:
-    """Every zone and state the person may be in (see the module docstring)."""
+def candidate_location(number: str | None, state: str | None, postal_code: str | None) -> Location:
+    """Every zone and state the person may be in (see the module docstring); `number` is
+    an exchange ("+1" NPA-NXX) or a whole E.164 number."""
     # Only the exchange matters for a valid number; an invalid one adds nothing.
-    exchange_key = e164[:8] if e164 is not None and exchange_of(e164).valid else None
+    exchange_key = number[:8] if number is not None and exchange_of(number).valid else None
     key = (exchange_key, state, postal_code)
     hit = _locations.get(key)
     if hit is None:
@@ -109,7 +110,7 @@ def _locate(exchange_key: str | None, state: str | None, postal_code: str | None
     zones: set[str] = set()
     states: set[str] = set()
     if exchange_key is not None:
-        exchange = exchange_of(exchange_key + "0000")
+        exchange = exchange_of(exchange_key)
         zones |= exchange.zones
         for presumed in exchange.states:
             states.add(presumed)

@@ -64,6 +64,8 @@ SYSTEM: dict[str, tuple[str, dict[str, str]]] = {
     # Links new audit rows into the hash chain every few seconds (audit.tasks): a short
     # pass each time, on the dispatch queue, so that no bulk work delays it.
     "audit sealer": ("audit.seal", {"seconds": str(settings.AUDIT_SEAL_INTERVAL_SECONDS)}),
+    # Each phone's registry answer, brought to a new registry generation (dialer.listings).
+    "registry listings refresh": ("dialer.bulk_listings_refresh", {"minute": "*"}),
     # Agent-first pacing also runs on commit when staff become free; this catches the rest.
     "agent-first pacing": ("dialer.pace", {"minute": "*"}),
 }

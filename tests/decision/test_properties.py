@@ -180,8 +180,8 @@ def expected_places(facts: TaskFacts) -> tuple[set[str], set[str]]:
     """Zones and states any careful reader would check (an oracle, not the engine's code)."""
     zones: set[str] = set()
     states: set[str] = set()
-    assert facts.number.e164 is not None
-    npa = facts.number.e164[2:5]
+    assert facts.number.exchange is not None
+    npa = facts.number.exchange[2:5]
     if npa in AREA_CODES:  # an in-state area code presumes the state: all its zones
         states.add(AREA_CODES[npa])
     if facts.contact.state:  # the contact's state: all its zones

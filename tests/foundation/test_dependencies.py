@@ -57,7 +57,7 @@ def test_an_app_imports_only_the_apps_below_it(app: str) -> None:
 # entry points (admin pages, the API, Celery tasks, commands, the app config).
 DIALER_LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"decision"}),
-    frozenset({"models", "rows", "services", "selectors", "refusals", "presence"}),
+    frozenset({"models", "rows", "services", "selectors", "refusals", "presence", "listings"}),
     frozenset({"acts"}),
     frozenset({"backends"}),
     frozenset({"runtime"}),

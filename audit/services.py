@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS, event_hash
 from audit.models import AuditEvent
+from common.rows import insert
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +53,17 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction (the change and its record commit
     together); it is sealed into the chain after the commit (audit_seal)."""
-    return AuditEvent.objects.create(
-        occurred_at=datetime.now(UTC),
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        program_id=program_id,
-        reason=reason,
-        data=data or {},
+    return insert(
+        AuditEvent(
+            occurred_at=datetime.now(UTC),
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            program_id=program_id,
+            reason=reason,
+            data=data or {},
+        )
     )
 
 

@@ -28,6 +28,7 @@ from campaigns.models import (
 )
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, line_type, to_e164
+from common.rows import insert
 
 
 def program_create(
@@ -239,7 +240,7 @@ def contact_and_phones_create(
     for phone in normalized:
         unique.setdefault(phone.number, phone)
     with transaction.atomic():
-        contact.save()
+        insert(contact)
         created = [
             _phone_insert(contact=contact, e164=e164, phone=phone) for e164, phone in unique.items()
         ]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from campaigns.models import Contact, PhoneNumber, Queue
+from common.rows import insert
 from dialer.models import OPEN_STATUSES, CallTask, TaskOrigin, TaskStatus
 
 
@@ -52,7 +53,7 @@ def task_create(
     )
     try:
         with transaction.atomic():
-            task.save()
+            insert(task)
             audit_record(
                 actor=actor,
                 action="task.created",

@@ -21,7 +21,7 @@ from campaigns.services import PhoneInput, contact_and_phones_create, phone_add
 from common.crypto import keyed_hash
 from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
-from dialer.models import CallAttempt, CallTask, TaskOrigin
+from dialer.models import CallTask, TaskOrigin
 from dialer.refusals import decisions_apply
 from dialer.rows import TaskRow
 from dialer.selectors import task_facts_many
@@ -178,8 +178,6 @@ def callback_request(
             return CallbackResult(dup.existing, None, created=False)
         if token is not _KNOWN:
             task.phone_token = token  # type: ignore[attr-defined]  # read by TaskRow.of
-        # A task just created has no attempts: its answer needs no query for them.
-        task._prefetched_objects_cache = {"attempt_set": CallAttempt.objects.none()}  # type: ignore[attr-defined]
         row = TaskRow.of(task)
         decision = decide(task_facts_many([row], at=now, queues={queue.pk: queue})[0], now)
         # Written back as the planner would: allowed, callable now; refused, wait or end.

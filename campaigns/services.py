@@ -239,7 +239,9 @@ def contact_and_phones_create(
     unique: dict[str, PhoneInput] = {}  # a number given twice is kept once, as first given
     for phone in normalized:
         unique.setdefault(phone.number, phone)
-    with transaction.atomic():
+    # In a caller's transaction, no savepoint: a failure here fails that transaction
+    # whole (the contact, its numbers and its event are kept or lost with its work).
+    with transaction.atomic(savepoint=False):
         insert(contact)
         created = [
             _phone_insert(contact=contact, e164=e164, phone=phone) for e164, phone in unique.items()

@@ -53,18 +53,18 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction (the change and its record commit
     together); it is sealed into the chain after the commit (audit_seal)."""
-    return insert(
-        AuditEvent(
-            occurred_at=datetime.now(UTC),
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            program_id=program_id,
-            reason=reason,
-            data=data or {},
-        )
+    event = AuditEvent(
+        occurred_at=datetime.now(UTC),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        program_id=program_id,
+        reason=reason,
+        data=data or {},
     )
+    insert(event)
+    return event
 
 
 def audit_record_many(events: list[dict[str, Any]]) -> None:

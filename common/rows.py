@@ -68,16 +68,25 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[Any, ...]]:
     return sql, fields
 
 
-def insert(obj: M) -> M:
+def insert(obj: M, *, on_conflict: str = "") -> M | None:
     """INSERT a new row for `obj` in plain SQL, as `save()` would (each field's `pre_save`,
     so `auto_now_add` and the like; values prepared by the fields: JSON, encryption), and
     set its id. For models without their own `save()` or save signals, on hot paths:
-    compiling the ORM's INSERT costs more CPU than PostgreSQL spends on it."""
+    compiling the ORM's INSERT costs more CPU than PostgreSQL spends on it.
+
+    `on_conflict` (a constant `ON CONFLICT ... DO NOTHING` clause): None when a row in
+    the way kept this one out, instead of an IntegrityError and a savepoint to undo it.
+    """
     sql, fields = _insert_sql(type(obj))
+    if on_conflict:
+        sql = sql.replace(" RETURNING ", f" {on_conflict} RETURNING ", 1)
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        obj.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    obj.pk = row[0]
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj

@@ -29,9 +29,9 @@ from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue
 # the contact, its number and its audit event; the task and its audit event; its facts
 # (DNC, consents, attempts and RND answers together, in one round trip; the registry's
 # coverage); the decision written back; the idempotency record kept in one statement;
-# BEGIN, COMMIT and the task's savepoint (a duplicate open task is answered, not an
-# error). Audit rows are appended without a lock and sealed later (audit.services.audit_seal).
-CALLBACK_QUERIES = 21
+# BEGIN and COMMIT (no savepoint: a duplicate open task is seen by ON CONFLICT). Audit
+# rows are appended without a lock and sealed later (audit.services.audit_seal).
+CALLBACK_QUERIES = 19
 # One planner batch of a queue: claim the due tasks, read their facts in bulk, write the
 # decisions back in bulk with their audit events.
 PLANNER_QUERIES = 17

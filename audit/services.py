@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS, event_hash
 from audit.models import AuditEvent
+from common.rows import insert
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction (the change and its record commit
     together); it is sealed into the chain after the commit (audit_seal)."""
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         occurred_at=datetime.now(UTC),
         actor=actor,
         action=action,
@@ -62,6 +63,8 @@ def audit_record(
         reason=reason,
         data=data or {},
     )
+    insert(event)
+    return event
 
 
 def audit_record_many(events: list[dict[str, Any]]) -> None:

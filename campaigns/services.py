@@ -28,6 +28,7 @@ from campaigns.models import (
 )
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, line_type, to_e164
+from common.rows import insert
 
 
 def program_create(
@@ -193,6 +194,33 @@ def contact_create(
     patient_status: str = "none",
 ) -> Contact:
     """Create a contact and its numbers; a bad number refuses the whole contact."""
+    contact, _ = contact_and_phones_create(
+        program=program,
+        phones=phones,
+        actor=actor,
+        external_id=external_id,
+        first_name=first_name,
+        last_name=last_name,
+        state=state,
+        postal_code=postal_code,
+        patient_status=patient_status,
+    )
+    return contact
+
+
+def contact_and_phones_create(
+    *,
+    program: Program,
+    phones: Iterable[PhoneInput],
+    actor: str,
+    external_id: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    state: str = "",
+    postal_code: str = "",
+    patient_status: str = "none",
+) -> tuple[Contact, list[PhoneNumber]]:
+    """`contact_create`, answering the numbers created too (each number once)."""
     normalized = _phones_normalized(phones)
     contact = Contact(
         program=program,
@@ -203,11 +231,21 @@ def contact_create(
         postal_code=postal_code,
         patient_status=patient_status,
     )
-    contact.full_clean(validate_unique=False)
-    with transaction.atomic():
-        contact.save()
-        for phone in normalized:
-            phone_add(contact=contact, phone=phone)
+    # The program is a saved row (its foreign key is checked by PostgreSQL); the one
+    # constraint, external_id per program, cannot be broken by a blank external_id.
+    contact.full_clean(
+        exclude=["program"], validate_unique=False, validate_constraints=bool(external_id)
+    )
+    unique: dict[str, PhoneInput] = {}  # a number given twice is kept once, as first given
+    for phone in normalized:
+        unique.setdefault(phone.number, phone)
+    # In a caller's transaction, no savepoint: a failure here fails that transaction
+    # whole (the contact, its numbers and its event are kept or lost with its work).
+    with transaction.atomic(savepoint=False):
+        insert(contact)
+        created = [
+            _phone_insert(contact=contact, e164=e164, phone=phone) for e164, phone in unique.items()
+        ]
         audit_record(
             actor=actor,
             action="contact.created",
@@ -216,7 +254,7 @@ def contact_create(
             program_id=program.pk,
             data={"phones": len(normalized), "patient_status": patient_status},
         )
-    return contact
+    return contact, created
 
 
 def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
@@ -224,6 +262,10 @@ def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
     existing = PhoneNumber.objects.filter(contact=contact, number_hash=keyed_hash(e164)).first()
     if existing is not None:
         return existing
+    return _phone_insert(contact=contact, e164=e164, phone=phone)
+
+
+def _phone_insert(*, contact: Contact, e164: str, phone: PhoneInput) -> PhoneNumber:
     return PhoneNumber.objects.create(
         contact=contact,
         number=e164,

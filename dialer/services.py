@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from campaigns.models import Contact, PhoneNumber, Queue
+from common.rows import insert
 from dialer.models import OPEN_STATUSES, CallTask, TaskOrigin, TaskStatus
+
+# The constraint one_open_task_per_number_and_queue, named by its columns and predicate.
+_OPEN_TASK_TAKEN = "ON CONFLICT (queue_id, number_hash) WHERE status IN ({}) DO NOTHING".format(
+    ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+)
 
 
 class DuplicateOpenTask(Exception):
@@ -50,9 +56,10 @@ def task_create(
         appointment_at=appointment_at,
         next_attempt_at=next_attempt_at or now,
     )
-    try:
-        with transaction.atomic():
-            task.save()
+    # No savepoint: a number already taken is seen by ON CONFLICT, not by an error to undo.
+    with transaction.atomic(savepoint=False):
+        created = insert(task, on_conflict=_OPEN_TASK_TAKEN)
+        if created is not None:
             audit_record(
                 actor=actor,
                 action="task.created",
@@ -61,11 +68,13 @@ def task_create(
                 program_id=queue.program_id,
                 data={"queue": queue.slug, "origin": origin, "source": source},
             )
-    except IntegrityError:
+    if created is None:
+        # Another open task holds the number here (committed, or committed while the
+        # INSERT waited for it).
         existing = open_task_for(queue=queue, number_hash=phone.number_hash)
-        if existing is None:
-            raise
-        raise DuplicateOpenTask(existing) from None
+        if existing is None:  # closed since: the caller may try again
+            raise IntegrityError("one_open_task_per_number_and_queue")
+        raise DuplicateOpenTask(existing)
     return task
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record_many
 from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
-from campaigns.services import PhoneInput, contact_create, phone_add
+from campaigns.services import PhoneInput, contact_and_phones_create, phone_add
 from common.crypto import keyed_hash
-from common.fields import token_of
+from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
 from dialer.refusals import decisions_apply
@@ -33,6 +34,9 @@ class CallbackError(ValueError):
         self.field = field
 
 
+_KNOWN = object()  # the number was written by this request (no stored token to decrypt)
+
+
 @dataclass(frozen=True)
 class CallbackResult:
     task: CallTask
@@ -40,24 +44,73 @@ class CallbackResult:
     created: bool
 
 
+# Read on every callback, so in plain SQL (no queryset to compile). Encrypted values a
+# callback does not need are deferred: one that no key decrypts must not lose the lead
+# (the number is known from its hash, or read as a token and refused by the decision,
+# invalid_number, when it cannot be decrypted).
+_PHONE_SKIP = ("number",)
+_CONTACT_SKIP = ("first_name", "last_name")
+_DEFAULT_QUEUE = (
+    f"SELECT {columns(Queue, 'q')} FROM campaigns_queue q"  # noqa: S608 (model columns)
+    " WHERE q.program_id = %s AND q.purpose = %s ORDER BY q.id LIMIT 1"
+)
+_PHONE_AND_CONTACT = (
+    f"SELECT {columns(PhoneNumber, 'ph', _PHONE_SKIP)},"  # noqa: S608 (model columns)
+    f" {columns(Contact, 'ct', _CONTACT_SKIP)}, ph.number::text"
+    " FROM campaigns_phonenumber ph JOIN campaigns_contact ct ON ct.id = ph.contact_id"
+)
+_BY_NUMBER = (
+    f"{_PHONE_AND_CONTACT} WHERE ct.program_id = %s AND ph.number_hash = %s ORDER BY ph.id LIMIT 1"
+)
+_FIRST_OF_CONTACT = f"{_PHONE_AND_CONTACT} WHERE ph.contact_id = %s ORDER BY ph.id LIMIT 1"
+
+
 def default_callback_queue(program: Program) -> Queue | None:
-    return program.queues.filter(purpose=Purpose.CALLBACK).order_by("id").first()
+    """The program's first callback queue, with the program attached."""
+    row = _fetch_one(_DEFAULT_QUEUE, [program.pk, Purpose.CALLBACK.value])
+    if row is None:
+        return None
+    queue = instance(Queue, row)
+    queue.program = program
+    return queue
 
 
-# Encrypted values a callback does not need: one that no key decrypts must not lose
-# the lead (the decision reads the number's token and refuses it, invalid_number).
-_NOT_READ = ("contact__first_name", "contact__last_name")
+def contact_for_phone(
+    *, program: Program, e164: str
+) -> tuple[Contact, PhoneNumber, str | None] | None:
+    """The program's first holder of this number: the contact, the number and its stored
+    token (decrypted when the task row is made: one no key decrypts is no number)."""
+    return _phone_and_contact(_BY_NUMBER, [program.pk, keyed_hash(e164)])
 
 
-def contact_for_phone(*, program: Program, e164: str) -> tuple[Contact, PhoneNumber] | None:
-    phone = (
-        PhoneNumber.objects.filter(contact__program=program, number_hash=keyed_hash(e164))
-        .select_related("contact")
-        .defer("number", *_NOT_READ)
-        .order_by("id")
-        .first()
-    )
-    return (phone.contact, phone) if phone else None
+def _first_phone(contact: Contact) -> tuple[PhoneNumber, str | None] | None:
+    """The contact's first number and its stored token."""
+    found = _phone_and_contact(_FIRST_OF_CONTACT, [contact.pk])
+    if found is None:
+        return None
+    _, phone, token = found
+    phone.contact = contact
+    return phone, token
+
+
+def _phone_and_contact(
+    sql: str, params: list[Any]
+) -> tuple[Contact, PhoneNumber, str | None] | None:
+    row = _fetch_one(sql, params)
+    if row is None:
+        return None
+    split = width(PhoneNumber, _PHONE_SKIP)
+    phone = instance(PhoneNumber, row[:split], _PHONE_SKIP)
+    contact = instance(Contact, row[split : split + width(Contact, _CONTACT_SKIP)], _CONTACT_SKIP)
+    phone.contact = contact
+    return contact, phone, row[-1]
+
+
+def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row: tuple[Any, ...] | None = cursor.fetchone()
+    return row
 
 
 def callback_request(
@@ -85,29 +138,32 @@ def callback_request(
     if queue.program_id != program.pk:
         raise CallbackError("queue", "Unknown queue.")
     now = timezone.now()
-    with transaction.atomic():
+    token: object = _KNOWN  # or the stored token (str or None)
+    # Nested in the caller's transaction (dialer.acts.idempotency), an error here rolls
+    # that back whole: no savepoint of its own is needed.
+    with transaction.atomic(savepoint=False):
         if contact is None:
             if phone is None:
                 raise CallbackError("phone", "Give a phone or a contact.")
             found = contact_for_phone(program=program, e164=phone)
             if found is None:
-                contact = contact_create(
+                contact, phones = contact_and_phones_create(
                     program=program,
                     phones=[PhoneInput(phone)],
                     actor=actor,
                     state=state,
                     postal_code=postal_code,
                 )
-                number = contact.phones.get()
+                number = phones[0]
             else:
-                contact, number = found
+                contact, number, token = found
         elif phone is not None:
             number = phone_add(contact=contact, phone=PhoneInput(phone))
         else:
-            first = contact.phones.defer("number").order_by("id").first()
+            first = _first_phone(contact)
             if first is None:
                 raise CallbackError("contact", "This contact has no phone number.")
-            number = first
+            number, token = first
         try:
             task = task_create(
                 contact=contact,
@@ -120,14 +176,10 @@ def callback_request(
             )
         except DuplicateOpenTask as dup:
             return CallbackResult(dup.existing, None, created=False)
-        task = (
-            CallTask.objects.select_related("contact", "phone", "queue__program")
-            .defer("phone__number", *_NOT_READ)
-            .annotate(phone_token=token_of("phone__number"))
-            .get(pk=task.pk)
-        )
+        if token is not _KNOWN:
+            task.phone_token = token  # type: ignore[attr-defined]  # read by TaskRow.of
         row = TaskRow.of(task)
-        decision = decide(task_facts_many([row], at=now)[0], now)
+        decision = decide(task_facts_many([row], at=now, queues={queue.pk: queue})[0], now)
         # Written back as the planner would: allowed, callable now; refused, wait or end.
         applied = decisions_apply(rows=[row], decisions=[decision], now=now, allowed_until=now)
         audit_record_many(applied.events)

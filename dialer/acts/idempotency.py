@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from dialer.models import ApiClient, CallTask, IdempotencyKey
+from dialer.models import ApiClient, CallTask
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,6 +64,28 @@ def recorded_once(
     return Recorded(obj, created=True)
 
 
+# Read and written on every keyed callback, so in plain SQL (no queryset to compile).
+_STORED = (
+    "SELECT request_hash, task_id FROM dialer_idempotencykey"
+    " WHERE client_id = %s AND key = %s AND created_at >= %s"
+)
+# Keep the key; an expired one of the same name is replaced in the same statement. No
+# row back: the key is held, live, by another request (committed while this one waited).
+_KEEP = """
+INSERT INTO dialer_idempotencykey (client_id, key, request_hash, task_id, created_at)
+VALUES (%(client)s, %(key)s, %(hash)s, %(task)s, %(now)s)
+ON CONFLICT ON CONSTRAINT idempotency_key_per_client DO UPDATE
+   SET request_hash = EXCLUDED.request_hash, task_id = EXCLUDED.task_id,
+       created_at = EXCLUDED.created_at
+ WHERE dialer_idempotencykey.created_at < %(expired)s
+RETURNING id
+"""
+
+
+class _KeyTaken(Exception):
+    """Another request holds the key: this one's work is rolled back."""
+
+
 def keyed_replay(*, client_id: int, key: str, request_hash: str) -> CallTask | None:
     """The task a repeat of this request answers; None when the key is new (or expired).
 
@@ -71,18 +93,15 @@ def keyed_replay(*, client_id: int, key: str, request_hash: str) -> CallTask | N
     """
     if not key:
         return None
-    stored = IdempotencyKey.objects.filter(
-        client_id=client_id, key=key, created_at__gte=timezone.now() - KEY_TTL
-    ).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED, [client_id, key, timezone.now() - KEY_TTL])
+        stored = cursor.fetchone()
     if stored is None:
         return None
-    if stored.request_hash != request_hash:
+    stored_hash, task_id = stored
+    if stored_hash != request_hash:
         raise KeyReused
-    return (
-        CallTask.objects.select_related("queue")
-        .prefetch_related("attempt_set")
-        .get(pk=stored.task_id)
-    )
+    return CallTask.objects.select_related("queue").prefetch_related("attempt_set").get(pk=task_id)
 
 
 def keyed_once(
@@ -96,8 +115,8 @@ def keyed_once(
     """Run `create` and keep the key with the task it made, in one transaction.
 
     1. Without a key there is nothing to recognise a repeat by: create.
-    2. Otherwise create, drop an expired key of the same name, keep this one.
-    3. The same key raced in from another request (the unique constraint): the
+    2. Otherwise create, and keep the key (replacing an expired one of the same name).
+    3. The same key raced in from another request (it holds the key, live): the
        work is rolled back and the first request's task answered.
     """
     if not key:
@@ -106,17 +125,21 @@ def keyed_once(
         with transaction.atomic():
             result = create()
             now = timezone.now()
-            IdempotencyKey.objects.filter(
-                client=client, key=key, created_at__lt=now - KEY_TTL
-            ).delete()
-            IdempotencyKey.objects.create(
-                client=client,
-                key=key,
-                request_hash=request_hash,
-                task=task_of(result),
-                created_at=now,
-            )
-    except IntegrityError:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _KEEP,
+                    {
+                        "client": client.pk,
+                        "key": key,
+                        "hash": request_hash,
+                        "task": task_of(result).pk,
+                        "now": now,
+                        "expired": now - KEY_TTL,
+                    },
+                )
+                if cursor.fetchone() is None:
+                    raise _KeyTaken
+    except (IntegrityError, _KeyTaken):
         task = keyed_replay(client_id=client.pk, key=key, request_hash=request_hash)
         if task is None:
             raise

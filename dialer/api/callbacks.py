@@ -34,7 +34,7 @@ from dialer.api.common import (
     StateField,
 )
 from dialer.api.errors import ApiError
-from dialer.api.tasks import TaskOutput
+from dialer.api.tasks import TaskOutput, task_representation
 from dialer.models import CallTask
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,8 @@ class CallbackCreate(APIView):
         result = once.obj
         decision = result.decision.to_dict() if result.decision else None
         body = {
-            "task": TaskOutput(result.task).data,
+            # A task created now has no attempts; one found open is answered as it is.
+            "task": task_representation(result.task, attempts=() if result.created else None),
             "decision": decision or result.task.last_decision or None,
             "created": result.created,
         }

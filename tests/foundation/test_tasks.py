@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from audit.actors import actor_system
+from audit.models import AuditEvent
 from campaigns.services import PhoneInput, contact_create
 from dialer.models import CallTask, TaskStatus
 from dialer.services import DuplicateOpenTask, task_create, tasks_cancel
@@ -45,3 +47,19 @@ def test_a_closed_task_makes_room_for_a_new_one(portfolio: Portfolio) -> None:
     assert second.status == TaskStatus.PENDING and second.pk != first.pk
     first.refresh_from_db()
     assert first.status == TaskStatus.CANCELLED  # the closed one stays closed, for the record
+
+
+@pytest.mark.django_db
+def test_a_refused_second_task_writes_nothing_and_leaves_the_callers_transaction_usable(
+    portfolio: Portfolio,
+) -> None:
+    contact = portfolio.contact_a
+    phone = contact.phones.get()
+    queue = portfolio.callback_a
+    with transaction.atomic():
+        task_create(contact=contact, phone=phone, queue=queue, origin="api", actor=SYSTEM)
+        with pytest.raises(DuplicateOpenTask):
+            task_create(contact=contact, phone=phone, queue=queue, origin="api", actor=SYSTEM)
+        # The same transaction goes on: nothing to roll back, no event for the refused one.
+        created = AuditEvent.objects.filter(action="task.created", object_type="call_task")
+        assert created.count() == 1

@@ -25,11 +25,13 @@ from dialer.runtime.planner import plan_queue
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue
 
-# POST /api/v1/callbacks/: the token; the queue, the contact and its number; the task
-# written with its audit event; its facts (task row, then DNC, consents, attempts and RND
-# answers together); the decision written back; the idempotency record. Audit rows are
-# appended without a lock and sealed later (audit.services.audit_seal).
-CALLBACK_QUERIES = 35
+# POST /api/v1/callbacks/: the token; the idempotency key; the queue; the number's holder;
+# the contact, its number and its audit event; the task and its audit event; its facts
+# (DNC, consents, attempts and RND answers together, in one round trip; the registry's
+# coverage); the decision written back; the idempotency record kept in one statement;
+# BEGIN and COMMIT (no savepoint: a duplicate open task is seen by ON CONFLICT). Audit
+# rows are appended without a lock and sealed later (audit.services.audit_seal).
+CALLBACK_QUERIES = 19
 # One planner batch of a queue: claim the due tasks, read their facts in bulk, write the
 # decisions back in bulk with their audit events.
 PLANNER_QUERIES = 17

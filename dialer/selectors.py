@@ -135,6 +135,9 @@ class RecentAttempts:
     by_contact: Mapping[int, tuple[AttemptFact, ...]]
     by_number: Mapping[str, tuple[AttemptFact, ...]]
 
+    def __bool__(self) -> bool:
+        return bool(self.by_contact or self.by_number)
+
     def of(self, contact_id: int | None, number_hash: str) -> tuple[AttemptFact, ...]:
         """The person's attempts: to this contact row or to this number, each once."""
         mine = self.by_contact.get(contact_id, ()) if contact_id is not None else ()
@@ -243,8 +246,13 @@ def task_facts_many(
     registry_facts: dict[int, RegistryFacts] = {}
     contact_facts: dict[tuple[str, str, str], ContactFacts] = {}
     out: list[TaskFacts] = []
+    # Per queue once: its program's facts, its own, and whether it is a callback queue.
+    per_queue = {
+        pk: (programs[q.program_id], facts_of_queue[pk], q.purpose == Purpose.CALLBACK)
+        for pk, q in queue_rows.items()
+    }
     for row, exchange, number_hash, status in zip(rows, exchanges, hashes, statuses, strict=True):
-        queue = queue_rows[row.queue_id]
+        program, queue, callback = per_queue[row.queue_id]
         dnc = dnc_facts.get(id(status))
         if dnc is None:
             # Unknown DNC status fails closed: treated as listed.
@@ -271,8 +279,8 @@ def task_facts_many(
         out.append(
             TaskFacts(
                 task_id=row.pk,
-                program=programs[queue.program_id],
-                queue=facts_of_queue[queue.pk],
+                program=program,
+                queue=queue,
                 contact=contact,
                 number=NumberFacts(
                     exchange=exchange,
@@ -281,13 +289,15 @@ def task_facts_many(
                 ),
                 dnc=dnc,
                 registry=registered,
-                consents=consents.get((row.contact_id, number_hash), ()) if exchange else (),
-                recent_attempts=attempts.of(row.contact_id, number_hash),
+                consents=consents.get((row.contact_id, number_hash), ())
+                if consents and exchange
+                else (),
+                recent_attempts=attempts.of(row.contact_id, number_hash) if attempts else (),
                 attempts_made=row.attempts,
                 last_attempt_at=row.last_attempt_at,
-                callback_requested_at=row.requested_at if queue.purpose == "callback" else None,
+                callback_requested_at=row.requested_at if callback else None,
                 appointment_at=row.appointment_at,
-                rnd=rnd.get(number_hash, ()) if exchange else (),
+                rnd=rnd.get(number_hash, ()) if rnd and exchange else (),
                 person_keys=_person_keys(row.contact_id, number_hash),
             )
         )

@@ -54,6 +54,8 @@ class CallTask(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The table is stored with fillfactor 70 (migration 0006): each planner tick rewrites
+    # the rows it decides, and a new row version that fits on its page costs far less.
     class Meta:
         ordering = ["next_attempt_at"]
         constraints = [

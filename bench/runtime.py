@@ -408,7 +408,8 @@ def portfolio_tick(
         while chunks != broker.llen(dispatch_queue):
             chunks = broker.llen(dispatch_queue)
             time.sleep(0.5)
-        handed = sum(len(_args_of(raw)[0]) for raw in broker.lrange(dispatch_queue, 0, -1))
+        queued: list[bytes] = broker.lrange(dispatch_queue, 0, -1)  # type: ignore[assignment]
+        handed = sum(len(_args_of(raw)[0]) for raw in queued)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

@@ -47,7 +47,7 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
                 setattr(obj, field.attname, now)
             obj._state.adding = False
             obj._state.db = connection.alias
-        columns = ", ".join(quote(f.column) for f in fields)
+        columns = ", ".join(quote(str(f.column)) for f in fields)
         prepared: list[dict[Any, Any]] = [{} for _ in fields]
         sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
@@ -86,7 +86,7 @@ def copy_like(
     per_row = [by_name[name] for name in varying]
     fixed = [f for f in fields if f.attname not in varying]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in [meta.pk, *fixed, *per_row])
+    columns = ", ".join(quote(str(f.column)) for f in [meta.pk, *fixed, *per_row])
     constant = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in fixed]
     with connection.cursor() as cursor:
         cursor.execute(

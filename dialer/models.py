@@ -38,9 +38,7 @@ class CallTask(models.Model):
     # planner, dispatch and the API reach tasks by task_due_per_queue, the open-task
     # constraint (both lead with the queue), the id, the contact or the number; deleting
     # a queue (rare, and refused while it has tasks) scans the tasks once.
-    queue = models.ForeignKey(
-        Queue, on_delete=models.PROTECT, related_name="tasks", db_index=False
-    )
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tasks", db_index=False)
     status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     next_attempt_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)

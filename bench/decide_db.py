@@ -105,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     print(machine())
 
     from dialer.decision import decide_batch
-    from dialer.listings import listings_refresh
     from dialer.rows import due_task_rows
     from dialer.selectors import task_facts_many
     from dnc.index import index_dir
@@ -116,11 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         started = timer.perf_counter()
         queue_id = seed(n, random.Random(20261127))
         print(f"seeded {n} tasks in {timer.perf_counter() - started:.1f} s")
-        # Steady state: each phone keeps the registries' answer of the current generation
-        # (dialer.listings), as the minute's refresh leaves it after a load; a tick reads no number.
-        started = timer.perf_counter()
-        refreshed = listings_refresh()
-        print(f"listings_refresh_s: {timer.perf_counter() - started:.2f} s ({refreshed} phones)")
         loads, decides, totals = [], [], []
         for _ in range(repeats):
             started = timer.perf_counter()

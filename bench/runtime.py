@@ -1,7 +1,9 @@
 """Benchmark of the runtime: speed to lead, and one planner tick over a big backlog.
 
-    python bench/runtime.py            # 200 callbacks, 100,000 due tasks
-    python bench/runtime.py --quick    # 20 callbacks, 2,000 due tasks (smoke run)
+    python bench/runtime.py          # 200 callbacks, 100,000 due tasks, 1,000,000 in 50 queues
+    python bench/runtime.py --quick  # 20 callbacks, 2,000 due tasks, 2,000 in 2 queues (smoke)
+    python bench/runtime.py --big-tasks 200000 --queues 10    # a smaller portfolio tick
+    python bench/runtime.py --no-big   # without the portfolio tick
 
 Speed to lead: from POST /api/v1/callbacks/ (the API's whole Django stack, called
 in this process) to the moment a real Celery worker process (prefork, two
@@ -10,6 +12,13 @@ on the system-wide monotonic clock; one callback at a time, after warm-up ones.
 Planner: `plan_queue` over the due tasks of one queue in one tick: facts loaded
 from PostgreSQL, decisions, the set-based write-back, and the allowed tasks
 handed over to Redis in chunks.
+Portfolio tick: 1,000,000 due tasks in 50 queues (each in a program of its own),
+seeded with COPY (its time is printed, not counted); a real worker (prefork, two
+processes) takes the 50 `plan_queue_task` messages beat would send, and the figure
+runs from the first message to the moment the database holds no pending task due
+before it that is not leased (every one decided and handed over). The handed-over
+chunks go to a Redis queue nobody consumes, so no dispatch runs meanwhile; it is
+deleted at the end.
 
 Everything runs in a throw-away database (`bench_runtime_<pid>`, created,
 migrated and dropped here) and on a Redis queue of its own (deleted at the
@@ -17,8 +26,9 @@ end). Calls must be allowed now: the contacts live where the calling window
 is open; when it is open nowhere in the US (about 06:00-14:00 UTC), this
 process and the worker shift their clocks by the same offset (time-machine)
 to a US afternoon, which leaves the monotonic clock of the measure alone.
-Prints `speed_to_lead_p50_s`, `speed_to_lead_p95_s` and `planner_100k_s`
-(`planner_<n>_s` with --quick or --tasks).
+Prints `speed_to_lead_p50_s`, `speed_to_lead_p95_s`, `planner_100k_s`
+(`planner_<n>_s` with --quick or --tasks) and `planner_1m_s` (`planner_<n>x<queues>_s`
+with --quick, --big-tasks or --queues).
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -57,8 +69,10 @@ from django.db import connection  # noqa: E402
 
 from bench.decide import machine  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
+from dnc.index import index_dir  # noqa: E402
 
 QUEUE_ENV = "BENCH_RUNTIME_QUEUE"
+PLAN_QUEUE_ENV = "BENCH_RUNTIME_PLAN_QUEUE"  # set: the worker plans, and dispatches nothing
 PLACED_ENV = "BENCH_RUNTIME_PLACED_KEY"
 OFFSET_ENV = "BENCH_RUNTIME_CLOCK_OFFSET_S"
 WARM_UP = 5
@@ -106,12 +120,14 @@ def _shift_clock(offset: float) -> None:
         time_machine.travel(time.time() + offset, tick=True).start()
 
 
-def _route_dispatch_to(queue: str) -> None:
-    """This run's dispatch messages go to a queue of its own (no other worker takes them);
-    the first matching route wins, so these come before the `bulk_` pattern."""
+def _route_dispatch_to(queue: str, plan_queue: str = "bulk") -> None:
+    """This run's dispatch messages go to a queue of its own (no other worker takes them),
+    and its planning messages to `plan_queue`; the first matching route wins, so these
+    come before the `bulk_` pattern."""
     celery_app.conf.task_routes = {
         "dialer.dispatch": {"queue": queue},
         "dialer.bulk_dispatch_planned": {"queue": queue},
+        "dialer.bulk_plan_queue": {"queue": plan_queue},
         "*.bulk_*": {"queue": "bulk"},
     }
 
@@ -124,6 +140,10 @@ def worker_main() -> int:
     from dialer.backends.preview import PreviewBackend
 
     _shift_clock(float(os.environ.get(OFFSET_ENV, "0")))
+    plan_queue = os.environ.get(PLAN_QUEUE_ENV)
+    if plan_queue:  # the portfolio tick: plan, and hand over to a queue nobody takes
+        _route_dispatch_to(os.environ[QUEUE_ENV], plan_queue)
+        return _worker_run(plan_queue)
     queue, key = os.environ[QUEUE_ENV], os.environ[PLACED_ENV]
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     original = PreviewBackend.place
@@ -133,6 +153,10 @@ def worker_main() -> int:
         return original(self, attempt)
 
     PreviewBackend.place = place  # type: ignore[method-assign]
+    return _worker_run(queue)
+
+
+def _worker_run(queue: str) -> int:
     celery_app.worker_main(
         [
             "worker",
@@ -262,6 +286,18 @@ def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float
     return latencies
 
 
+def _registry(place: Place, n: int) -> None:
+    """The registries as production has them (bench.seed.registry_seed) over the numbers
+    the ticks call, loaded before any phone exists: each phone is seeded with its
+    registries' answer, as the minute's refresh keeps it, and a tick reads no number."""
+    import random
+
+    from bench.seed import registry_seed
+
+    numbers = [f"+1{place.area_code}{200 + i // 10_000}{i % 10_000:04d}" for i in range(n)]
+    registry_seed(random.Random(20261203), numbers)
+
+
 def _seed_backlog(place: Place, n: int) -> int:
     from django.utils import timezone
 
@@ -293,6 +329,126 @@ def planner_tick(place: Place, n: int) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def _seed_portfolio(place: Place, n: int, queues: int) -> list[int]:
+    """`n` due callbacks spread over `queues` queues, each in a program of its own (COPY)."""
+    from django.utils import timezone
+
+    from bench.seed import due_callbacks_many
+    from campaigns.models import Contact
+
+    now = timezone.now()
+    ids = []
+    for q in range(queues):
+        program, queue = _program(place, f"bench-portfolio-{q}")
+        share = range(q * n // queues, (q + 1) * n // queues)
+        due_callbacks_many(
+            queue=queue,
+            contact=Contact(program=program, state=place.state),
+            numbers=[f"+1{place.area_code}{200 + i // 10_000}{i % 10_000:04d}" for i in share],
+            requested_at=now - timedelta(minutes=30),
+            due_at=now - timedelta(minutes=1),
+        )
+        ids.append(int(queue.pk))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return ids
+
+
+# Whether a task due before the tick is still pending and not leased: a probe per queue
+# on the planner's own index (a count would scan what is left, ten times a second).
+_NOT_PLANNED = """
+SELECT EXISTS (
+    SELECT 1 FROM dialer_calltask
+     WHERE status = 'pending' AND next_attempt_at <= %s AND queue_id = ANY(%s)
+)
+"""
+
+
+def portfolio_tick(
+    place: Place, n: int, queues: int, offset: float, dispatch_queue: str
+) -> tuple[float, int, int]:
+    """Seconds from the first planning message to every due task leased or refused, with
+    a real worker (prefork, two processes); the tasks handed over and the chunks queued."""
+    from dialer.tasks import plan_queue_task
+
+    started = time.perf_counter()
+    queue_ids = _seed_portfolio(place, n, queues)
+    print(f"seeded {n} due tasks in {queues} queues in {time.perf_counter() - started:.1f} s")
+    plan_queue = _plan_queue_of(dispatch_queue)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete(dispatch_queue)  # the chunks of the ticks before: only this tick's are counted
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        QUEUE_ENV: dispatch_queue,
+        PLAN_QUEUE_ENV: plan_queue,
+        OFFSET_ENV: str(offset),
+    }
+    log = tempfile.NamedTemporaryFile(prefix="bench-runtime-planner-", suffix=".log")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        name = f"{plan_queue}@{socket.gethostname()}"
+        deadline = time.monotonic() + 60
+        while not celery_app.control.ping(destination=[name], timeout=0.5):
+            if time.monotonic() > deadline or worker.poll() is not None:
+                log.flush()
+                tail = Path(log.name).read_text(errors="replace")[-3000:]
+                raise SystemExit(f"the planning worker did not start\n{tail}")
+        due_before = datetime.now(UTC)
+        begun = time.perf_counter()
+        for queue_id in queue_ids:
+            plan_queue_task.delay(queue_id)
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute(_NOT_PLANNED, [due_before, queue_ids])
+                if not cursor.fetchone()[0]:
+                    break
+                if time.perf_counter() - begun > 1800 or worker.poll() is not None:
+                    log.flush()
+                    tail = Path(log.name).read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"the portfolio tick did not finish\n{tail}")
+                time.sleep(0.1)
+        elapsed = time.perf_counter() - begun
+        # Each batch hands its allowed tasks over on commit: wait for the queue to settle,
+        # then count the tasks in its messages (not part of the figure).
+        chunks = -1
+        while chunks != broker.llen(dispatch_queue):
+            chunks = broker.llen(dispatch_queue)
+            time.sleep(0.5)
+        queued: list[bytes] = broker.lrange(dispatch_queue, 0, -1)  # type: ignore[assignment]
+        handed = sum(len(_args_of(raw)[0]) for raw in queued)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        broker.delete(plan_queue, f"_kombu.binding.{plan_queue}")
+        broker.close()
+        log.close()
+    return elapsed, handed, chunks
+
+
+def _plan_queue_of(dispatch_queue: str) -> str:
+    return f"{dispatch_queue}-plan"
+
+
+def _args_of(raw: bytes) -> list[Any]:
+    """The arguments of one queued task message (kombu's envelope; Celery's body in base64)."""
+    import base64
+
+    args, _kwargs, _embed = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    return list(args)
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -300,15 +456,22 @@ def _quantile(values: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="20 callbacks, 2,000 tasks")
+    parser.add_argument(
+        "--quick", action="store_true", help="20 callbacks, 2,000 tasks, 2,000 in 2 queues"
+    )
     parser.add_argument("--callbacks", type=int, default=None)
     parser.add_argument("--tasks", type=int, default=None)
+    parser.add_argument("--big-tasks", type=int, default=None, help="the portfolio tick's tasks")
+    parser.add_argument("--queues", type=int, default=None, help="the portfolio tick's queues")
+    parser.add_argument("--no-big", action="store_true", help="without the portfolio tick")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main()
     callbacks = args.callbacks or (20 if args.quick else 200)
     tasks = args.tasks or (2_000 if args.quick else 100_000)
+    big_tasks = args.big_tasks or (2_000 if args.quick else 1_000_000)
+    big_queues = args.queues or (2 if args.quick else 50)
 
     print(machine())
     place, offset = choose_place(datetime.now(UTC))
@@ -316,18 +479,23 @@ def main(argv: list[str] | None = None) -> int:
     shifted = f", clocks shifted by {offset / 3600:.1f} h" if offset else ""
     print(f"contacts in {place.zone}{shifted}")
     queue = f"bench-runtime-{uuid.uuid4().hex[:12]}"
-    _route_dispatch_to(queue)
+    # Routes are read once, at the first message: set for the whole run here.
+    _route_dispatch_to(queue, _plan_queue_of(queue))
     connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_runtime_{os.getpid()}"
     creation = connection.creation
     original = connection.settings_dict["NAME"]
     creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
+        _registry(place, max(tasks, 0 if args.no_big else big_tasks))
         latencies = speed_to_lead(place, callbacks, queue, offset)
         planner_s, result = planner_tick(place, tasks)
+        if not args.no_big:
+            big = portfolio_tick(place, big_tasks, big_queues, offset, queue)
     finally:
         broker.delete(queue, f"_kombu.binding.{queue}")
         broker.close()
+        shutil.rmtree(index_dir(), ignore_errors=True)
         creation.destroy_test_db(original, verbosity=0)
 
     print(
@@ -343,6 +511,19 @@ def main(argv: list[str] | None = None) -> int:
     name = "planner_100k_s" if tasks == 100_000 else f"planner_{tasks}_s"
     print(f"{name}: {planner_s:.2f} s")
     print(f"planner_tasks_per_s: {tasks / planner_s:.0f} /s")
+    if not args.no_big:
+        big_s, handed, chunks = big
+        print(
+            f"portfolio tick: {big_tasks} due tasks in {big_queues} queues, two worker"
+            f" processes, {handed} handed over in {chunks} chunks"
+        )
+        name = (
+            "planner_1m_s"
+            if (big_tasks, big_queues) == (1_000_000, 50)
+            else f"planner_{big_tasks}x{big_queues}_s"
+        )
+        print(f"{name}: {big_s:.2f} s")
+        print(f"portfolio_tasks_per_s: {big_tasks / big_s:.0f} /s")
     return 0
 
 

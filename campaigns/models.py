@@ -284,9 +284,11 @@ class PhoneNumber(models.Model):
         self.derive()
         super().save(*args, **kwargs)
 
-    def derive(self) -> None:
-        """What is kept beside the encrypted number (`save` calls it; a bulk insert must)."""
+    def derive(self, *, keep_registry_answer: bool = False) -> None:
+        """What is kept beside the encrypted number (`save` calls it; a bulk insert must).
+        `keep_registry_answer`: the caller has set the answer for this very number."""
         number_hash = keyed_hash(self.number)
-        if number_hash != self.number_hash:  # a new number: a kept registry answer is not its own
+        if number_hash != self.number_hash and not keep_registry_answer:
+            # A new number: a kept registry answer is not its own.
             self.registry_generation, self.registry_lists = 0, ""
         self.number_hash, self.exchange = number_hash, exchange_digits(self.number)

@@ -44,6 +44,8 @@ class ConsentCoverage:
     relied_on: tuple[int, ...]  # ids of the consents that carry the call
 
     def blocker(self, code: str) -> Blocker | None:
+        if not self.blockers:  # the common case, asked three times per decision
+            return None
         return next((b for b in self.blockers if b.code == code), None)
 
 

@@ -16,6 +16,7 @@ registry load and on a schedule, so a steady-state tick decrypts nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from django.db import connection
 from django.db.models import Q
@@ -77,14 +78,24 @@ def listings_refresh(*, batch: int = BATCH, limit: int | None = None) -> int:
 
 
 def _lists_of(tokens: list[str | None], generation: int) -> list[str] | None:
-    """The sources holding each number, as kept on the phone; None if the registry moved
-    past `generation` while it was read."""
+    """The sources holding each stored number, as kept on the phone; None if the registry
+    moved past `generation` while it was read."""
     field = field_of(PhoneNumber, "number")
     numbers = [field.decrypted_or_none(token) or "" for token in tokens]
+    read_generation, out = registry_answers(numbers)
+    if read_generation != generation:
+        return None
+    unreadable = out.count(UNREADABLE)
+    if unreadable:
+        log.warning("%s phones do not decrypt to a US number; their calls are refused", unreadable)
+    return out
+
+
+def registry_answers(numbers: Sequence[str]) -> tuple[int, list[str]]:
+    """The registries' answer for each number (sources joined by commas; UNREADABLE for
+    a string that is no US number) and the generation that gave them."""
     keys, valid = keys_from_numbers(numbers)
     scrub = dnc_scrub_keys(keys=keys)
-    if scrub.generation != generation:
-        return None
     sources = [(NATIONAL, scrub.national)] + [
         (STATE_PREFIX + state, mask) for state, mask in sorted(scrub.states.items())
     ]
@@ -94,7 +105,4 @@ def _lists_of(tokens: list[str | None], generation: int) -> list[str] | None:
             out.append(UNREADABLE)
             continue
         out.append(SEPARATOR.join(name for name, mask in sources if mask[position]))
-    unreadable = out.count(UNREADABLE)
-    if unreadable:
-        log.warning("%s phones do not decrypt to a US number; their calls are refused", unreadable)
-    return out
+    return scrub.generation, out

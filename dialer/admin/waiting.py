@@ -44,7 +44,9 @@ def waiting_for_programs(*, program_ids: set[int] | list[int], now: datetime) ->
     pending = Q(status=TaskStatus.PENDING)
     tasks: dict[int, dict[str, Any]] = {
         row["queue_id"]: dict(row)
-        for row in CallTask.objects.filter(queue_id__in=ids)
+        # Open tasks only (every figure below counts no other): the open-task constraint's
+        # index serves it, where the whole history of the queues would be scanned.
+        for row in CallTask.objects.filter(queue_id__in=ids, status__in=OPEN_STATUSES)
         .values("queue_id")
         .annotate(
             due=Count("id", filter=pending & Q(next_attempt_at__lte=now)),

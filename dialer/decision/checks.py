@@ -57,16 +57,42 @@ def _part2(f: TaskFacts, purpose: str) -> Iterable[ConsentFact]:
     return part2_consents(f.consents, f.program.id, purpose)
 
 
+# Three checks read one task's coverage in a row: the last answer is kept for the next two.
+_last_coverage: tuple[TaskFacts, datetime, ConsentCoverage] | None = None
+# Without consents the answer depends on the patient status, program and purpose alone
+# (nothing is active, revoked or expiring), so most of a batch shares a handful.
+_no_consent_coverage: dict[tuple[str, int, str], ConsentCoverage] = {}
+
+
 def _coverage(f: TaskFacts, at: datetime) -> ConsentCoverage:
     """The consent rules, as the admin's "what it allows" applies them (consent.coverage)."""
-    return consent_coverage(
-        consents=f.consents,
-        patient_status=f.contact.patient_status,
-        program_id=f.program.id,
-        purpose=f.queue.purpose,
-        at=at,
-        callback_requested_at=f.callback_requested_at,
-    )
+    global _last_coverage
+    last = _last_coverage
+    if last is not None and last[0] is f and last[1] == at:
+        return last[2]
+    key = (f.contact.patient_status, f.program.id, f.queue.purpose)
+    found = _no_consent_coverage.get(key) if not f.consents else None
+    if found is None:
+        found = consent_coverage(
+            consents=f.consents,
+            patient_status=f.contact.patient_status,
+            program_id=f.program.id,
+            purpose=f.queue.purpose,
+            at=at,
+            callback_requested_at=f.callback_requested_at,
+        )
+        if not f.consents:
+            if len(_no_consent_coverage) >= 10_000:
+                _no_consent_coverage.clear()
+            _no_consent_coverage[key] = found
+    _last_coverage = (f, at, found)
+    return found
+
+
+def clear_caches() -> None:
+    global _last_coverage
+    _last_coverage = None
+    _no_consent_coverage.clear()
 
 
 def _reason(coverage: ConsentCoverage, code: str) -> Reason | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from dialer.decision import clock, frequency, numbering, windows, zones
+from dialer.decision import checks, clock, frequency, numbering, windows, zones
 from dialer.decision.checks import CHECKS_FIRST, CHECKS_LAST, rule_purpose, valid_until
 from dialer.decision.facts import AttemptFact, TaskFacts
 from dialer.decision.frequency import cap_lifts, cap_reasons, cap_rules, retry_after, retry_reason
@@ -52,7 +53,8 @@ def decide_many(facts: Sequence[TaskFacts], at: datetime) -> list[Decision]:
     if paused:
         gc.disable()
     try:
-        return [_decide(f, when) for f in facts]
+        batch = _Batch(when)
+        return [_decide(f, when, batch) for f in facts]
     finally:
         if paused:
             gc.enable()
@@ -81,6 +83,7 @@ def decide_batch(facts: Sequence[TaskFacts], at: datetime) -> list[Decision]:
             if j != i:
                 shared.update((i, j))
     when = clock.as_utc(at)
+    batch = _Batch(when)
     granted: dict[object, list[tuple[int, AttemptFact]]] = {}
     out: list[Decision] = []
     paused = gc.isenabled()
@@ -89,14 +92,14 @@ def decide_batch(facts: Sequence[TaskFacts], at: datetime) -> list[Decision]:
     try:
         for i, f in enumerate(facts):
             if i not in shared:
-                out.append(_decide(f, when))
+                out.append(_decide(f, when, batch))
                 continue
             earlier = {j: a for key in f.person_keys for j, a in granted.get(key, ())}
             if earlier:
                 # Granted at `at`, no earlier than any stored attempt: newest first stays so.
                 calls = tuple(earlier[j] for j in sorted(earlier, reverse=True))
                 f = dataclasses.replace(f, recent_attempts=calls + f.recent_attempts)
-            decision = _decide(f, when)
+            decision = _decide(f, when, batch)
             out.append(decision)
             if decision.allowed:
                 call = AttemptFact(at=when, purpose=f.queue.purpose, program_id=f.program.id)
@@ -112,7 +115,78 @@ def _fallback_location() -> Location:
     return Location(all_us_zones(), tuple(sorted(numbering.STATE_CODES)), False)
 
 
-def _decide(f: TaskFacts, at: datetime) -> Decision:
+@dataclass(frozen=True, slots=True)
+class _TimeRules:
+    """What the time rules say for one location, queue, program and line type at an instant."""
+
+    keep: tuple[object, ...]  # the objects the key names by id, kept alive with it
+    profile: WindowProfile
+    blocked: tuple[Reason, ...]
+    caps: tuple[CapRule, ...]
+    capped: tuple[Reason, ...]  # the caps' reasons for a person with no recent attempt
+    allowed: Decision | None  # the decision of a call that nothing else refuses
+
+
+class _Batch:
+    """Answers shared by the calls of one batch at one instant (most share a queue, a
+    program and a few locations): the window profile, its verdict at the instant, the
+    caps, and the allowed decision itself, each built once per distinct key.
+
+    Keys name the shared fact objects by identity (cheap to hash); each entry keeps
+    them alive, so an id is never reused within the batch. A different but equal
+    object only misses the memo.
+    """
+
+    __slots__ = ("at", "rules")
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.rules: dict[tuple[int, int, int, str], _TimeRules | None] = {}
+
+    def time_rules(self, f: TaskFacts, loc: Location, purpose: str) -> _TimeRules | None:
+        """None when a rule raises: the caller then evaluates (and refuses) as it would alone."""
+        key = (id(loc), id(f.queue), id(f.program), f.number.line_type)
+        try:
+            return self.rules[key]
+        except KeyError:
+            pass
+        found: _TimeRules | None
+        try:
+            profile = _profile_of(f, loc, purpose)
+            blocked = tuple(profile.blocked_at(self.at))
+            caps = cap_rules(loc.states, purpose, f.number.line_type)
+            capped = tuple(cap_reasons(caps, (), purpose, self.at))
+            allowed = None
+            if not blocked and not capped:
+                allowed = Decision(
+                    allowed=True,
+                    reasons=(),
+                    next_allowed_at=self.at,
+                    zones=loc.zones,
+                    evaluated_at=self.at,
+                    rules_version=RULES.version,
+                )
+            keep = (loc, f.queue, f.program)
+            found = _TimeRules(keep, profile, blocked, caps, capped, allowed)
+        except Exception:
+            found = None
+        self.rules[key] = found
+        return found
+
+
+def _profile_of(f: TaskFacts, loc: Location, purpose: str) -> WindowProfile:
+    return window_profile(
+        loc.zones,
+        loc.states,
+        purpose,
+        queue_rule(f.queue.window_start, f.queue.window_end, f.queue.days),
+        f.program.timezone,
+        program_rule(f.program.business_start, f.program.business_end, f.program.business_days),
+    )
+
+
+def _decide(f: TaskFacts, at: datetime, batch: _Batch | None = None) -> Decision:
+    """Decide one call; `batch` shares what the calls of a batch have in common at `at`."""
     reasons: list[Reason] = []
     lasting = False  # a reason that waiting cannot cure
     try:
@@ -132,26 +206,30 @@ def _decide(f: TaskFacts, at: datetime) -> Decision:
             lasting = True
 
     purpose = rule_purpose(f.queue.purpose)
+    # The batch's memo gives the same profile, window verdict and caps as computing them here.
+    shared = batch.time_rules(f, loc, purpose) if batch is not None else None
     profile: WindowProfile | None = None
-    try:
-        profile = window_profile(
-            loc.zones,
-            loc.states,
-            purpose,
-            queue_rule(f.queue.window_start, f.queue.window_end, f.queue.days),
-            f.program.timezone,
-            program_rule(f.program.business_start, f.program.business_end, f.program.business_days),
-        )
-        reasons.extend(profile.blocked_at(at))
-    except Exception as exc:
-        reasons.append(Reason(OUTSIDE_CALLING_WINDOW, _failed(exc)))
-        lasting = True
+    if shared is not None:
+        profile = shared.profile
+        reasons.extend(shared.blocked)
+    else:
+        try:
+            profile = _profile_of(f, loc, purpose)
+            reasons.extend(profile.blocked_at(at))
+        except Exception as exc:
+            reasons.append(Reason(OUTSIDE_CALLING_WINDOW, _failed(exc)))
+            lasting = True
 
     caps: tuple[CapRule, ...] = ()
     retry_at: datetime | None = None
     try:
-        caps = cap_rules(loc.states, purpose, f.number.line_type)
-        reasons.extend(cap_reasons(caps, f.recent_attempts, purpose, at))
+        if shared is not None:
+            caps = shared.caps
+            attempts = f.recent_attempts
+            reasons.extend(cap_reasons(caps, attempts, purpose, at) if attempts else shared.capped)
+        else:
+            caps = cap_rules(loc.states, purpose, f.number.line_type)
+            reasons.extend(cap_reasons(caps, f.recent_attempts, purpose, at))
         retry_at = retry_after(f.last_attempt_at, f.queue.retry_minutes)
         spacing = retry_reason(retry_at, f.queue.retry_minutes, at)
         if spacing is not None:
@@ -169,6 +247,8 @@ def _decide(f: TaskFacts, at: datetime) -> Decision:
             reasons.append(found)
             lasting = True
 
+    if not reasons and shared is not None and shared.allowed is not None:
+        return shared.allowed  # allowed now: the batch's one decision for these zones
     next_at: datetime | None
     if lasting or profile is None:
         next_at = None
@@ -234,6 +314,7 @@ def _next_allowed(
 def clear_caches() -> None:
     """Forget every cached answer (tests; a reloaded rules table)."""
     clock.clear_caches()
+    checks.clear_caches()
     numbering.clear_caches()
     zones.clear_caches()
     windows.clear_caches()

@@ -1,7 +1,7 @@
 """The runtime benchmark runs (`--quick`, smaller still) and prints its figures the BENCH.md way.
 
 It needs what `make bench` has: PostgreSQL (it makes and drops its own
-database) and Redis, and starts a worker process; about 10 s.
+database) and Redis, and starts two worker processes; about 20 s.
 """
 
 from __future__ import annotations
@@ -20,7 +20,19 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "runtime.py"
 @pytest.mark.slow
 def test_the_quick_run_prints_the_machine_then_the_figures() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--callbacks", "5", "--tasks", "600"],
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--callbacks",
+            "5",
+            "--tasks",
+            "600",
+            "--big-tasks",
+            "400",
+            "--queues",
+            "2",
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
@@ -36,3 +48,6 @@ def test_the_quick_run_prints_the_machine_then_the_figures() -> None:
     assert p50 and p95
     assert float(p50.group(1)) <= float(p95.group(1)) < 1.0  # speed to lead: under a second
     assert re.search(r"^planner_600_s: [\d.]+ s$", done.stdout, re.MULTILINE)
+    # The portfolio tick: a two-process worker plans both queues, all handed over.
+    assert "400 due tasks in 2 queues, two worker processes, 400 handed over" in done.stdout
+    assert re.search(r"^planner_400x2_s: [\d.]+ s$", done.stdout, re.MULTILINE)

@@ -244,6 +244,8 @@ def task_facts_many(
     # (statuses and as-of answers are shared objects, so they are told apart by identity).
     dnc_facts: dict[int, DncFacts] = {}
     registry_facts: dict[int, RegistryFacts] = {}
+    registry_of_exchange: dict[str | None, RegistryFacts] = {}
+    number_facts: dict[tuple[str | None, str, bool], NumberFacts] = {}
     contact_facts: dict[tuple[str, str, str], ContactFacts] = {}
     out: list[TaskFacts] = []
     # Per queue once: its program's facts, its own, and whether it is a callback queue.
@@ -261,13 +263,22 @@ def task_facts_many(
                 national=status.national if status else True,
                 states=frozenset(status.states) if status else frozenset(),
             )
-        as_of = registry.get(int(exchange[2:5])) if exchange and exchange[2:5].isdigit() else None
-        registered = registry_facts.get(id(as_of))
+        registered = registry_of_exchange.get(exchange)
         if registered is None:
-            registered = registry_facts[id(as_of)] = RegistryFacts(
-                national_as_of=as_of.national if as_of else None,
-                state_as_of=dict(as_of.states) if as_of else {},
+            as_of = (
+                registry.get(int(exchange[2:5])) if exchange and exchange[2:5].isdigit() else None
             )
+            registered = registry_facts.get(id(as_of))
+            if registered is None:
+                registered = registry_facts[id(as_of)] = RegistryFacts(
+                    national_as_of=as_of.national if as_of else None,
+                    state_as_of=dict(as_of.states) if as_of else {},
+                )
+            registry_of_exchange[exchange] = registered
+        number_key = (exchange, row.line_type, row.provided_by_patient)
+        number = number_facts.get(number_key)
+        if number is None:
+            number = number_facts[number_key] = NumberFacts(*number_key)
         contact_key = (row.state, row.postal_code, row.patient_status)
         contact = contact_facts.get(contact_key)
         if contact is None:
@@ -282,11 +293,7 @@ def task_facts_many(
                 program=program,
                 queue=queue,
                 contact=contact,
-                number=NumberFacts(
-                    exchange=exchange,
-                    line_type=row.line_type,
-                    provided_by_patient=row.provided_by_patient,
-                ),
+                number=number,
                 dnc=dnc,
                 registry=registered,
                 consents=consents.get((row.contact_id, number_hash), ())

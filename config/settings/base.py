@@ -136,17 +136,19 @@ INSTALLED_APPS = [
     "access",
 ]
 
+# The staff side's (access.*: session, sign-in, second factor, messages, idle logoff,
+# lockout) pass API requests with a token straight on: they have nothing to do there.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "access.middleware.StaffSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "access.middleware.StaffAuthenticationMiddleware",
+    "access.middleware.StaffOTPMiddleware",
+    "access.middleware.StaffMessageMiddleware",
     "access.middleware.IdleLogoffMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",
+    "access.middleware.StaffAxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

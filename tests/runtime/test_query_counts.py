@@ -8,6 +8,8 @@ others (dialer.selectors, the task-facts row) rather than raising the pin.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from dialer.api.clients import api_client_create
 from dialer.models import CallTask
 from dialer.runtime.dispatch import dispatch_tasks
 from dialer.runtime.planner import plan_queue
+from dnc.registry.load import RegistryInput, registry_load
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue
 
@@ -65,8 +68,26 @@ def _count(run: Any) -> int:
 
 @pytest.mark.django_db
 def test_a_callback_posted_costs_a_fixed_number_of_queries(
-    monday: None, portfolio: Portfolio, django_capture_on_commit_callbacks: Any
+    monday: None,
+    portfolio: Portfolio,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
+    from dnc import index, selectors
+
+    settings.DNC_INDEX_DIR = str(tmp_path / "index")
+    index._current, selectors._coverage_cache = None, None
+    listed = tmp_path / "national.txt"
+    listed.write_text("3055550999\n")
+    # A registry in force, as in production: its coverage is kept per version.
+    registry_load(
+        source="national",
+        kind="full",
+        inputs=[RegistryInput(listed)],
+        as_of=date(2026, 11, 20),
+        actor=SYSTEM,
+    )
     open_queue(portfolio.callback_a)
     _, token = api_client_create(program=portfolio.program_a, name="crm", actor=SYSTEM)
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")

@@ -275,6 +275,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Celery: the database is the queue of record; Redis only carries short-lived work.
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, with one client per channel for publishing (config/broker.py).
+CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

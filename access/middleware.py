@@ -1,6 +1,6 @@
 """Idle logoff: a signed-in session without a request for SIGNIN_IDLE_MINUTES is signed out.
 
-And the staff side's middleware (session, sign-in, second factor, messages, lockout)
+And the staff side's middleware (session, sign-in, second factor, messages)
 left out of API requests that carry a token: those are authenticated by the token
 alone (DRF), have no session and no staff user, and would only pay their CPU.
 """
@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from axes.middleware import AxesMiddleware
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.middleware import AuthenticationMiddleware
@@ -61,10 +60,6 @@ class StaffOTPMiddleware(_NotForApiTokens, OTPMiddleware):
 
 
 class StaffMessageMiddleware(_NotForApiTokens, MessageMiddleware):
-    pass
-
-
-class StaffAxesMiddleware(_NotForApiTokens, AxesMiddleware):
     pass
 
 

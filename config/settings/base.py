@@ -136,8 +136,8 @@ INSTALLED_APPS = [
     "access",
 ]
 
-# The staff side's (access.*: session, sign-in, second factor, messages, idle logoff,
-# lockout) pass API requests with a token straight on: they have nothing to do there.
+# The staff side's (access.*: session, sign-in, second factor, messages, idle logoff)
+# pass API requests with a token straight on: they have nothing to do there.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "access.middleware.StaffSessionMiddleware",
@@ -148,7 +148,8 @@ MIDDLEWARE = [
     "access.middleware.StaffMessageMiddleware",
     "access.middleware.IdleLogoffMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "access.middleware.StaffAxesMiddleware",
+    # Axes' own (its checks look for it by name): for an API request, one getattr.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -1,18 +1,66 @@
-"""Idle logoff: a signed-in session without a request for SIGNIN_IDLE_MINUTES is signed out."""
+"""Idle logoff: a signed-in session without a request for SIGNIN_IDLE_MINUTES is signed out.
+
+And the staff side's middleware (session, sign-in, second factor, messages)
+left out of API requests that carry a token: those are authenticated by the token
+alone (DRF), have no session and no staff user, and would only pay their CPU.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django_otp.middleware import OTPMiddleware
 
 from access.services import LAST_SEEN_KEY, signin_idle_logoff
 
 # Sent by a page's background poll: it keeps the page current but is not activity.
 POLL_HEADER = "X-Live-Poll"
+API_PREFIX = "/api/"
+
+
+def api_token_request(request: HttpRequest) -> bool:
+    """An API request with a token: no staff-side middleware has anything to do for it.
+    Every other request (the admin, sign-in, the API's schema pages, an API call
+    without a token) goes through all of them."""
+    return request.path_info.startswith(API_PREFIX) and request.META.get(
+        "HTTP_AUTHORIZATION", ""
+    ).startswith("Token ")
+
+
+class _NotForApiTokens:
+    """Passes an API request with a token straight on (the library's class does the rest)."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if api_token_request(request):
+            passed: HttpResponse = cast(Any, self).get_response(request)
+            return passed
+        response: HttpResponse = super().__call__(request)  # type: ignore[misc]
+        return response
+
+
+# Subclasses (the admin's system checks look for these classes in MIDDLEWARE).
+class StaffSessionMiddleware(_NotForApiTokens, SessionMiddleware):
+    pass
+
+
+class StaffAuthenticationMiddleware(_NotForApiTokens, AuthenticationMiddleware):
+    pass
+
+
+class StaffOTPMiddleware(_NotForApiTokens, OTPMiddleware):
+    pass
+
+
+class StaffMessageMiddleware(_NotForApiTokens, MessageMiddleware):
+    pass
 
 
 class IdleLogoffMiddleware:
@@ -27,7 +75,7 @@ class IdleLogoffMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
+        if not api_token_request(request) and request.user.is_authenticated:
             now = time.time()
             last = request.session.get(LAST_SEEN_KEY)
             limit = settings.SIGNIN_IDLE_MINUTES * 60

@@ -254,9 +254,12 @@ class LineType(models.TextChoices):
 
 
 class PhoneNumber(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    # No index of its own: phone_once_per_contact (contact, number_hash) serves it.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="phones", db_index=False
+    )
     number = EncryptedCharField(max_length=16, help_text="E.164")
-    number_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    number_hash = models.CharField(max_length=64, editable=False)  # indexed in Meta
     # The NPA-NXX in the clear: it identifies an exchange of 10,000 lines, not a person,
     # and it is all the decision needs of the digits (validity, zones, presumed states),
     # so a planning tick decrypts nothing. "" when the number is not a +1 ten-digit one.
@@ -276,6 +279,9 @@ class PhoneNumber(models.Model):
                 fields=["contact", "number_hash"], name="phone_once_per_contact"
             )
         ]
+        # Looked up by equality only (a number's holders): one plain index, without the
+        # pattern-matching copy that db_index adds to a CharField (each costs every insert).
+        indexes = [models.Index(fields=["number_hash"], name="phone_by_number_hash")]
 
     def __str__(self) -> str:
         return f"Phone #{self.pk}"

@@ -266,12 +266,17 @@ def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
 
 
 def _phone_insert(*, contact: Contact, e164: str, phone: PhoneInput) -> PhoneNumber:
-    return PhoneNumber.objects.create(
+    """As `PhoneNumber.objects.create` (its `save` only derives the hash and exchange),
+    in plain SQL: every new contact of a callback writes one."""
+    number = PhoneNumber(
         contact=contact,
         number=e164,
         line_type=phone.line_type or LineType.UNKNOWN,
         provided_by_patient=phone.provided_by_patient,
     )
+    number.derive()
+    insert(number)
+    return number
 
 
 def contact_update(

@@ -261,7 +261,8 @@ class ApiClient(models.Model):
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key for POST /callbacks/: the same key answers the same task."""
 
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE)
+    # No index of its own: idempotency_key_per_client (client, key) serves it.
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, db_index=False)
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     task = models.ForeignKey(CallTask, on_delete=models.CASCADE)

@@ -292,7 +292,6 @@ def _coverage(stamp: str | None = None) -> dict[str, dict[int, date]]:
     A version's coverage never changes (a load writes both in one transaction),
     so it is kept per stamp; `stamp` is the version the caller has just read.
     """
-    global _coverage_cache
     cached = _coverage_cache
     if stamp and cached is not None and cached[0] == stamp:
         return cached[1]
@@ -308,7 +307,19 @@ def _coverage(stamp: str | None = None) -> dict[str, dict[int, date]]:
     coverage: dict[str, dict[int, date]] = {}
     for _, source, area, as_of in rows:
         coverage.setdefault(source, {})[int(area)] = as_of
-    # Kept only when read in one version, outside a transaction (committed rows alone).
-    if stamp and all(row[0] == stamp for row in rows) and not connection.in_atomic_block:
-        _coverage_cache = (stamp, coverage)
+    # Kept only when read in one version and committed: read in a transaction, it may be
+    # that transaction's own load, so it is kept once (and if) that transaction commits.
+    if stamp and all(row[0] == stamp for row in rows):
+        _coverage_keep(stamp, coverage)
     return coverage
+
+
+def _coverage_keep(stamp: str, coverage: dict[str, dict[int, date]]) -> None:
+    def keep() -> None:
+        global _coverage_cache
+        _coverage_cache = (stamp, coverage)
+
+    if connection.in_atomic_block:
+        transaction.on_commit(keep)
+    else:
+        keep()

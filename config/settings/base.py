@@ -136,16 +136,19 @@ INSTALLED_APPS = [
     "access",
 ]
 
+# The staff side's (access.*: session, sign-in, second factor, messages, idle logoff)
+# pass API requests with a token straight on: they have nothing to do there.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "access.middleware.StaffSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "access.middleware.StaffAuthenticationMiddleware",
+    "access.middleware.StaffOTPMiddleware",
+    "access.middleware.StaffMessageMiddleware",
     "access.middleware.IdleLogoffMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Axes' own (its checks look for it by name): for an API request, one getattr.
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -273,6 +276,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Celery: the database is the queue of record; Redis only carries short-lived work.
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, with one client per channel for publishing (config/broker.py).
+CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0005_staff_presence'),
+        ('dialer', '0006_calltask_planner_writes'),
     ]
 
     operations = [

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 
+from common.together import bigint_array
 from dialer.decision.engine import Decision
 from dialer.decision.outcome import TIME_CODES
 from dialer.models import CallTask, TaskStatus
@@ -217,4 +218,7 @@ def verdicts_write(verdicts: Sequence[Verdict], *, now: datetime) -> None:
         ]
     )
     with connection.cursor() as cursor:
-        cursor.execute(_WRITE_BACK, {"now": now, "verdicts": document, "ids": ids, "of": of})
+        cursor.execute(
+            _WRITE_BACK,
+            {"now": now, "verdicts": document, "ids": bigint_array(ids), "of": bigint_array(of)},
+        )

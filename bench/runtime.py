@@ -45,10 +45,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,6 +214,45 @@ def _program(place: Place, slug: str) -> Any:
     return program, queue
 
 
+@dataclass
+class _Worker:
+    process: subprocess.Popen[bytes]
+    log: Any  # the temporary file its output goes to
+
+    def died(self) -> bool:
+        return self.process.poll() is not None
+
+    def fail(self, why: str) -> NoReturn:
+        """Stop the bench, with the end of the worker's output."""
+        self.log.flush()
+        raise SystemExit(f"{why}\n{Path(self.log.name).read_text(errors='replace')[-3000:]}")
+
+
+@contextmanager
+def _worker(env: dict[str, str], name: str, *, stop_within: float) -> Iterator[_Worker]:
+    """This script as a Celery worker (`--worker`) on the bench's database, with `env`
+    added; a warm shutdown at the end (SIGTERM), killed if it takes over `stop_within` s."""
+    log = tempfile.NamedTemporaryFile(prefix=f"bench-runtime-{name}-", suffix=".log")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--worker"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": _database_url(), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield _Worker(process, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=stop_within)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
 def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float]:
     """Seconds from each POST to its `place()` in the worker process, one callback at a time."""
     from django.test import Client
@@ -225,64 +266,41 @@ def speed_to_lead(place: Place, n: int, queue: str, offset: float) -> list[float
     key = f"bench:runtime:{uuid.uuid4().hex}"
     # BLPOP waits up to a minute: the socket must wait longer than that.
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=90)
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        QUEUE_ENV: queue,
-        PLACED_ENV: key,
-        OFFSET_ENV: str(offset),
-    }
-    log = tempfile.NamedTemporaryFile(prefix="bench-runtime-worker-", suffix=".log")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = {QUEUE_ENV: queue, PLACED_ENV: key, OFFSET_ENV: str(offset)}
     latencies: list[float] = []
     try:
-        for i in range(WARM_UP + n):
-            posted = time.monotonic()
-            response = client.post(
-                "/api/v1/callbacks/",
-                {
-                    "phone": f"+1{place.area_code}555{i:04d}",
-                    "state": place.state,
-                    "postal_code": place.postal_code,
-                    "source": "bench",
-                },
-                content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY=f"bench-{i}",
-            )
-            body = response.json()
-            if response.status_code != 201 or not body["decision"]["allowed"]:
-                raise SystemExit(f"callback {i} was not allowed: {response.status_code} {body}")
-            task_id = body["task"]["id"]
-            # The first ones also wait for the worker to start.
-            timeout = 60 if i < WARM_UP else 10
-            while True:
-                found = broker.blpop([key], timeout=timeout)
-                if found is None:
-                    log.flush()
-                    tail = Path(log.name).read_text(errors="replace")[-3000:]
-                    raise SystemExit(f"callback {i} was not placed within {timeout} s\n{tail}")
-                record = json.loads(found[1])
-                if record["task"] == task_id:
-                    break
-            if i >= WARM_UP:
-                latencies.append(record["at"] - posted)
+        with _worker(env, "worker", stop_within=30) as worker:
+            for i in range(WARM_UP + n):
+                posted = time.monotonic()
+                response = client.post(
+                    "/api/v1/callbacks/",
+                    {
+                        "phone": f"+1{place.area_code}555{i:04d}",
+                        "state": place.state,
+                        "postal_code": place.postal_code,
+                        "source": "bench",
+                    },
+                    content_type="application/json",
+                    HTTP_IDEMPOTENCY_KEY=f"bench-{i}",
+                )
+                body = response.json()
+                if response.status_code != 201 or not body["decision"]["allowed"]:
+                    raise SystemExit(f"callback {i} was not allowed: {response.status_code} {body}")
+                task_id = body["task"]["id"]
+                # The first ones also wait for the worker to start.
+                timeout = 60 if i < WARM_UP else 10
+                while True:
+                    found = broker.blpop([key], timeout=timeout)
+                    if found is None:
+                        worker.fail(f"callback {i} was not placed within {timeout} s")
+                    record = json.loads(found[1])
+                    if record["task"] == task_id:
+                        break
+                if i >= WARM_UP:
+                    latencies.append(record["at"] - posted)
     finally:
-        worker.send_signal(signal.SIGTERM)  # a warm shutdown of the main process
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
         broker.delete(key)
         broker.close()
-        log.close()
     return latencies
 
 
@@ -377,63 +395,38 @@ def portfolio_tick(
     plan_queue = _plan_queue_of(dispatch_queue)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete(dispatch_queue)  # the chunks of the ticks before: only this tick's are counted
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        QUEUE_ENV: dispatch_queue,
-        PLAN_QUEUE_ENV: plan_queue,
-        OFFSET_ENV: str(offset),
-    }
-    log = tempfile.NamedTemporaryFile(prefix="bench-runtime-planner-", suffix=".log")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = {QUEUE_ENV: dispatch_queue, PLAN_QUEUE_ENV: plan_queue, OFFSET_ENV: str(offset)}
     try:
-        name = f"{plan_queue}@{socket.gethostname()}"
-        deadline = time.monotonic() + 60
-        while not celery_app.control.ping(destination=[name], timeout=0.5):
-            if time.monotonic() > deadline or worker.poll() is not None:
-                log.flush()
-                tail = Path(log.name).read_text(errors="replace")[-3000:]
-                raise SystemExit(f"the planning worker did not start\n{tail}")
-        due_before = datetime.now(UTC)
-        begun = time.perf_counter()
-        for queue_id in queue_ids:
-            plan_queue_task.delay(queue_id)
-        with connection.cursor() as cursor:
-            while True:
-                cursor.execute(_NOT_PLANNED, [due_before, queue_ids])
-                if not cursor.fetchone()[0]:
-                    break
-                if time.perf_counter() - begun > 1800 or worker.poll() is not None:
-                    log.flush()
-                    tail = Path(log.name).read_text(errors="replace")[-3000:]
-                    raise SystemExit(f"the portfolio tick did not finish\n{tail}")
-                time.sleep(0.1)
-        elapsed = time.perf_counter() - begun
-        # Each batch hands its allowed tasks over on commit: wait for the queue to settle,
-        # then count the tasks in its messages (not part of the figure).
-        chunks = -1
-        while chunks != broker.llen(dispatch_queue):
-            chunks = broker.llen(dispatch_queue)
-            time.sleep(0.5)
-        queued: list[bytes] = broker.lrange(dispatch_queue, 0, -1)  # type: ignore[assignment]
-        handed = sum(len(_args_of(raw)[0]) for raw in queued)
+        with _worker(env, "planner", stop_within=60) as worker:
+            name = f"{plan_queue}@{socket.gethostname()}"
+            deadline = time.monotonic() + 60
+            while not celery_app.control.ping(destination=[name], timeout=0.5):
+                if time.monotonic() > deadline or worker.died():
+                    worker.fail("the planning worker did not start")
+            due_before = datetime.now(UTC)
+            begun = time.perf_counter()
+            for queue_id in queue_ids:
+                plan_queue_task.delay(queue_id)
+            with connection.cursor() as cursor:
+                while True:
+                    cursor.execute(_NOT_PLANNED, [due_before, queue_ids])
+                    if not cursor.fetchone()[0]:
+                        break
+                    if time.perf_counter() - begun > 1800 or worker.died():
+                        worker.fail("the portfolio tick did not finish")
+                    time.sleep(0.1)
+            elapsed = time.perf_counter() - begun
+            # Each batch hands its allowed tasks over on commit: wait for the queue to settle,
+            # then count the tasks in its messages (not part of the figure).
+            chunks = -1
+            while chunks != broker.llen(dispatch_queue):
+                chunks = broker.llen(dispatch_queue)
+                time.sleep(0.5)
+            queued: list[bytes] = broker.lrange(dispatch_queue, 0, -1)  # type: ignore[assignment]
+            handed = sum(len(_args_of(raw)[0]) for raw in queued)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
         broker.delete(plan_queue, f"_kombu.binding.{plan_queue}")
         broker.close()
-        log.close()
     return elapsed, handed, chunks
 
 

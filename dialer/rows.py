@@ -43,8 +43,9 @@ class TaskRow:
     requested_at: datetime | None
     appointment_at: datetime | None
     number_hash: str = ""  # the number's keyed hash ("": computed from the number)
-    exchange: str = ""  # the number's NPA-NXX, kept in the clear ("": none)
-    # The registries' answer kept on the phone (dialer.listings), and its generation.
+    # Read by a planning tick only (with `number_read` False): the NPA-NXX kept in the
+    # clear, and the registries' answer kept on the phone (dialer.listings) with its generation.
+    exchange: str = ""
     registry_generation: int = 0
     registry_lists: str = ""
     # False: a planning tick left the number unread, its phone's registry answer being
@@ -77,9 +78,6 @@ class TaskRow:
             requested_at=task.requested_at,
             appointment_at=task.appointment_at,
             number_hash=task.number_hash or phone.number_hash,
-            exchange=phone.exchange,
-            registry_generation=phone.registry_generation,
-            registry_lists=phone.registry_lists,
         )
 
     @classmethod
@@ -109,9 +107,6 @@ class TaskRow:
             last_attempt_at=task.last_attempt_at if task is not None else None,
             requested_at=None,
             appointment_at=appointment_at,
-            exchange=phone.exchange,
-            registry_generation=phone.registry_generation,
-            registry_lists=phone.registry_lists,
         )
 
 
@@ -142,7 +137,15 @@ _ROW: tuple[tuple[str, str], ...] = (
 )
 _ROW_COLUMNS = tuple(column for _, column in _ROW)
 # What a task instance must load for `TaskRow.of` (annotated with `phone_token`).
-ROW_FIELDS = tuple(c for c in _ROW_COLUMNS if c not in ("phone_token", "number_read"))
+# The exchange and the kept registry answer are read only where the number is not.
+_TICK_ONLY = (
+    "phone_token",
+    "number_read",
+    "phone__exchange",
+    "phone__registry_generation",
+    "phone__registry_lists",
+)
+ROW_FIELDS = tuple(c for c in _ROW_COLUMNS if c not in _TICK_ONLY)
 
 
 def due_task_rows(*, queue_id: int, now: datetime, limit: int, lock: bool = False) -> list[TaskRow]:

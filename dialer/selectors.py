@@ -225,7 +225,7 @@ def task_facts_many(
         e164[:8] if e164 is not None else ("+1" + row.exchange if k else None)
         for row, e164, k in zip(rows, numbers, kept, strict=True)
     ]
-    areas = {int(x[2:5]) for x in exchanges if x is not None and x[2:5].isdigit()}
+    areas = {int(x[2:5]) for x in exchanges if x is not None}
     if areas - registry.keys():
         registry.update(registry_as_of_areas(areas=areas - registry.keys()))
     consents = consent_facts_by_hash(found.get("consents", []), hashes)
@@ -265,9 +265,7 @@ def task_facts_many(
             )
         registered = registry_of_exchange.get(exchange)
         if registered is None:
-            as_of = (
-                registry.get(int(exchange[2:5])) if exchange and exchange[2:5].isdigit() else None
-            )
+            as_of = registry.get(int(exchange[2:5])) if exchange else None
             registered = registry_facts.get(id(as_of))
             if registered is None:
                 registered = registry_facts[id(as_of)] = RegistryFacts(

@@ -36,6 +36,7 @@ from django.db import connection, transaction
 
 from dnc.keys import AREA_SPAN, Keys, Mask
 from dnc.models import ALL_AREA_CODES
+from dnc.registry.binary import fetch_array
 from dnc.registry.changes import load_changes
 from dnc.registry.storage import (
     KEY_END,
@@ -264,21 +265,11 @@ def index_build(*, directory: Path | None = None) -> tuple[Path, int]:
 def _area_lines(cursor: Any, table: str, area: int) -> npt.NDArray[np.int64]:
     """The lines (NXX-XXXX as an integer) of one area table, fetched as one array."""
     low, _ = area_range(area)
-    buffer = bytearray()
     query = (  # integers and a table name made from integers only
         f"COPY (SELECT array_agg((number - {low})::int4) FROM {table})"  # noqa: S608
         " TO STDOUT (FORMAT binary)"
     )
-    with cursor.copy(query) as copy:
-        for data in copy:
-            buffer += data
-    # 19-byte file header, then one row: field count (2), length (4, -1 for NULL),
-    # the array header (20 bytes for one dimension), elements of (length, value).
-    (length,) = struct.unpack(">i", buffer[21:25])
-    if length < 0:
-        return np.zeros(0, np.int64)
-    body = bytes(buffer[25 + 20 : -2])
-    return np.frombuffer(body, _ARRAY_ELEMENT)["value"].astype(np.int64)
+    return fetch_array(cursor, query, _ARRAY_ELEMENT)
 
 
 def _fsync_dir(directory: Path) -> None:

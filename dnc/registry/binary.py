@@ -22,8 +22,14 @@ _INT8_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 def fetch_numbers(cursor: Any, select: str) -> Keys:
     """The bigint column of a query or of a DELETE ... RETURNING (SQL of ours, never input),
     as one sorted array."""
-    buffer = bytearray()
     query = f"COPY (WITH s(x) AS ({select}) SELECT array_agg(x ORDER BY x) FROM s) TO STDOUT (FORMAT binary)"  # noqa: S608, E501
+    return fetch_array(cursor, query, _INT8_ELEMENT)
+
+
+def fetch_array(cursor: Any, query: str, element: np.dtype[Any]) -> Keys:
+    """The one array of `COPY (SELECT array_agg(...)) TO STDOUT (FORMAT binary)`, as int64
+    (`element`: the (length, value) pair of its element type); empty for a NULL array."""
+    buffer = bytearray()
     with cursor.copy(query) as copy:
         for data in copy:
             buffer += data
@@ -33,7 +39,7 @@ def fetch_numbers(cursor: Any, select: str) -> Keys:
     if length < 0:
         return np.zeros(0, np.int64)
     body = bytes(buffer[25 + 20 : -2])
-    return np.frombuffer(body, _INT8_ELEMENT)["value"].astype(np.int64)
+    return np.frombuffer(body, element)["value"].astype(np.int64)
 
 
 def copy_into_temp(cursor: Any, table: str, keys: Keys, load_ids: Keys) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS, event_hash
 from audit.models import AuditEvent
-from common.rows import insert
+from common.rows import insert, insert_many
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,28 @@ _CONTENT = (
     "reason",
     "data",
 )
+
+
+# The events of an `audit_together` block, written when it ends.
+_together: ContextVar[list[AuditEvent] | None] = ContextVar("audit_together", default=None)
+
+
+@contextmanager
+def audit_together() -> Iterator[None]:
+    """Append the events recorded inside with one INSERT when the block ends, in the
+    order they were recorded (one statement instead of one each, on a request's hot path).
+
+    Use it inside the transaction of the change: the events commit with it. If the block
+    raises, nothing is written (the transaction is rolled back anyway). An event recorded
+    inside has no id until the block ends.
+    """
+    pending: list[AuditEvent] = []
+    token = _together.set(pending)
+    try:
+        yield
+    finally:
+        _together.reset(token)
+    insert_many(pending)
 
 
 def audit_record(
@@ -63,7 +87,11 @@ def audit_record(
         reason=reason,
         data=data or {},
     )
-    insert(event)
+    pending = _together.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        insert(event)
     return event
 
 
@@ -85,6 +113,10 @@ def audit_record_many(events: list[dict[str, Any]]) -> None:
         )
         for event in events
     ]
+    pending = _together.get()
+    if pending is not None:
+        pending.extend(rows)
+        return
     # Ids follow list order, and the sealer links rows of one commit in id order.
     AuditEvent.objects.bulk_create(rows, batch_size=2000)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
@@ -13,7 +14,9 @@ US_REGIONS = frozenset({"US"})
 class InvalidPhoneNumber(ValueError):
     """Raised without the number in its message, so it is safe to log."""
 
-    def __init__(self, why: str = "not a valid, dialable US number") -> None:
+    DEFAULT = "not a valid, dialable US number"
+
+    def __init__(self, why: str = DEFAULT) -> None:
         super().__init__(why)
 
 
@@ -25,14 +28,43 @@ def parse_us(raw: str) -> phonenumbers.PhoneNumber:
         number = phonenumbers.parse(raw, "US")
     except NumberParseException:
         raise InvalidPhoneNumber() from None
-    if number.country_code != 1 or phonenumbers.region_code_for_number(number) not in US_REGIONS:
-        raise InvalidPhoneNumber("not a US number")
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidPhoneNumber()
+    why = _refusal(number)
+    if why:
+        raise InvalidPhoneNumber(why)
     return number
 
 
+# "+1" NPA NXX and four digits, ASCII only: the form numbers arrive in from CRMs and
+# are stored in. Its answers are read per exchange (`_exchange_answer`).
+_E164_SHAPE = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
+
+
+@lru_cache(maxsize=1 << 17)  # the US has fewer than 800 x 800 exchanges
+def _exchange_answer(exchange: str) -> tuple[str, PhoneNumberType]:
+    """Why the numbers of an exchange ("+1" NPA-NXX) are refused ("": they are valid US
+    numbers), and their type. Both depend on NPA-NXX only: the US patterns of
+    phonenumbers' metadata end in four free digits, so one check of the exchange's first
+    line stands for all 10,000 (tests/foundation/test_phones.py compares them)."""
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=int(exchange[2:] + "0000"))
+    why = _refusal(number)
+    return why, phonenumbers.number_type(number)
+
+
+def _refusal(number: phonenumbers.PhoneNumber) -> str:
+    """Why `parse_us` refuses a parsed number, or ""."""
+    if number.country_code != 1 or phonenumbers.region_code_for_number(number) not in US_REGIONS:
+        return "not a US number"
+    if not phonenumbers.is_valid_number(number):
+        return InvalidPhoneNumber.DEFAULT
+    return ""
+
+
 def to_e164(raw: str) -> str:
+    if isinstance(raw, str) and _E164_SHAPE.fullmatch(raw):
+        why = _exchange_answer(raw[:8])[0]
+        if why:
+            raise InvalidPhoneNumber(why)
+        return raw
     return phonenumbers.format_number(parse_us(raw), phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -50,7 +82,10 @@ def ten_digits(e164: str) -> int:
 
 def line_type(e164: str) -> str:
     """`mobile`, `landline` or `unknown`, from the numbering plan (US plans are often ambiguous)."""
-    kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    if _E164_SHAPE.fullmatch(e164):
+        kind = _exchange_answer(e164[:8])[1]
+    else:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164))
     if kind == PhoneNumberType.MOBILE:
         return "mobile"
     if kind == PhoneNumberType.FIXED_LINE:

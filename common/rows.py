@@ -68,6 +68,29 @@ def _insert_sql(model: type[models.Model]) -> tuple[str, tuple[Any, ...]]:
     return sql, fields
 
 
+def insert_many(objs: Sequence[M]) -> None:
+    """INSERT new rows for `objs` with one statement, as `insert` does for one; their ids
+    are set, and taken in list order."""
+    if not objs:
+        return
+    sql, fields = _insert_sql(type(objs[0]))
+    head, _, tail = sql.partition(" VALUES ")
+    marks, _, returning = tail.partition(" RETURNING ")
+    values = [
+        field.get_db_prep_save(field.pre_save(obj, True), connection)
+        for obj in objs
+        for field in fields
+    ]
+    many = f"{head} VALUES {', '.join([marks] * len(objs))} RETURNING {returning}"
+    with connection.cursor() as cursor:
+        cursor.execute(many, values)
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 def insert(obj: M, *, on_conflict: str = "") -> M | None:
     """INSERT a new row for `obj` in plain SQL, as `save()` would (each field's `pre_save`,
     so `auto_now_add` and the like; values prepared by the fields: JSON, encryption), and

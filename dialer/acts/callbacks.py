@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.services import audit_record_many
+from audit.services import audit_record_many, audit_together
 from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from campaigns.services import PhoneInput, contact_and_phones_create, phone_add
 from common.crypto import keyed_hash
@@ -140,8 +140,8 @@ def callback_request(
     now = timezone.now()
     token: object = _KNOWN  # or the stored token (str or None)
     # Nested in the caller's transaction (dialer.acts.idempotency), an error here rolls
-    # that back whole: no savepoint of its own is needed.
-    with transaction.atomic(savepoint=False):
+    # that back whole: no savepoint of its own is needed. Its events are written together.
+    with transaction.atomic(savepoint=False), audit_together():
         if contact is None:
             if phone is None:
                 raise CallbackError("phone", "Give a phone or a contact.")

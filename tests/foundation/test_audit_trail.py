@@ -151,3 +151,35 @@ def test_verify_audit_catches_a_rehashed_row() -> None:
         [forged, target.pk],
     )
     assert [b.event_id for b in audit_verify()] == [events[2].pk]
+
+
+@pytest.mark.django_db
+def test_events_recorded_together_are_one_insert_in_order_and_seal_into_the_chain() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.services import audit_record_many, audit_together
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(), audit_together():
+        first = audit_record(actor="system:tests", action="one.done", object_type="thing")
+        audit_record_many(
+            [{"actor": "system:tests", "action": f"{n}.done", "object_type": "thing"} for n in "ab"]
+        )
+        last = audit_record(actor="system:tests", action="two.done", object_type="thing")
+        assert first.pk is None  # written when the block ends
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "audit_auditevent"')]
+    assert len(inserts) == 1
+    assert first.pk is not None and last.pk is not None and first.pk < last.pk
+    assert audit_seal() == 4
+    written = AuditEvent.objects.order_by("seq").values_list("action", flat=True)
+    assert list(written) == ["one.done", "a.done", "b.done", "two.done"]
+    assert list(audit_verify()) == []
+
+
+@pytest.mark.django_db
+def test_events_of_a_block_that_fails_are_not_written() -> None:
+    from audit.services import audit_together
+
+    with pytest.raises(RuntimeError), transaction.atomic(), audit_together():
+        audit_record(actor="system:tests", action="thing.done", object_type="thing")
+        raise RuntimeError("the change failed")
+    assert not AuditEvent.objects.exists()

@@ -40,7 +40,7 @@ _E164_SHAPE = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
 
 
 @lru_cache(maxsize=1 << 17)  # the US has fewer than 800 x 800 exchanges
-def _exchange_answer(exchange: str) -> tuple[str, PhoneNumberType]:
+def _exchange_answer(exchange: str) -> tuple[str, int]:
     """Why the numbers of an exchange ("+1" NPA-NXX) are refused ("": they are valid US
     numbers), and their type. Both depend on NPA-NXX only: the US patterns of
     phonenumbers' metadata end in four free digits, so one check of the exchange's first
@@ -82,10 +82,11 @@ def ten_digits(e164: str) -> int:
 
 def line_type(e164: str) -> str:
     """`mobile`, `landline` or `unknown`, from the numbering plan (US plans are often ambiguous)."""
-    if _E164_SHAPE.fullmatch(e164):
-        kind = _exchange_answer(e164[:8])[1]
-    else:
-        kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    kind: int = (
+        _exchange_answer(e164[:8])[1]
+        if _E164_SHAPE.fullmatch(e164)
+        else phonenumbers.number_type(phonenumbers.parse(e164))
+    )
     if kind == PhoneNumberType.MOBILE:
         return "mobile"
     if kind == PhoneNumberType.FIXED_LINE:

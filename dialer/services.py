@@ -42,10 +42,35 @@ def task_create(
     next_attempt_at: datetime | None = None,
 ) -> CallTask:
     """Create a pending task; raises DuplicateOpenTask if the number already has one here."""
+    task = task_build(
+        contact=contact,
+        phone=phone,
+        queue=queue,
+        origin=origin,
+        source=source,
+        requested_at=requested_at,
+        appointment_at=appointment_at,
+        next_attempt_at=next_attempt_at,
+    )
+    return task_insert(task, actor=actor)
+
+
+def task_build(
+    *,
+    contact: Contact,
+    phone: PhoneNumber,
+    queue: Queue,
+    origin: str,
+    source: str = "",
+    requested_at: datetime | None = None,
+    appointment_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+) -> CallTask:
+    """A new pending task, not saved: its caller may decide it first, then `task_insert` it
+    with its verdict (one INSERT instead of an INSERT and the write-back's UPDATE)."""
     if contact.program_id != queue.program_id or phone.contact_id != contact.pk:
         raise ValueError("contact, phone and queue must belong together")
-    now = timezone.now()
-    task = CallTask(
+    return CallTask(
         contact=contact,
         phone=phone,
         number_hash=phone.number_hash,
@@ -54,8 +79,19 @@ def task_create(
         source=source,
         requested_at=requested_at,
         appointment_at=appointment_at,
-        next_attempt_at=next_attempt_at or now,
+        next_attempt_at=next_attempt_at or timezone.now(),
     )
+
+
+def task_insert(task: CallTask, *, actor: str) -> CallTask:
+    """Save a built task, audited; raises DuplicateOpenTask if the number already has an
+    open task on the queue (a task saved already ended is refused so too)."""
+    queue = task.queue
+    if task.status not in OPEN_STATUSES:
+        # The open-task constraint does not see a closed row: look for the open one.
+        existing = open_task_for(queue=queue, number_hash=task.number_hash)
+        if existing is not None:
+            raise DuplicateOpenTask(existing)
     # No savepoint: a number already taken is seen by ON CONFLICT, not by an error to undo.
     with transaction.atomic(savepoint=False):
         created = insert(task, on_conflict=_OPEN_TASK_TAKEN)
@@ -66,12 +102,12 @@ def task_create(
                 object_type="call_task",
                 object_id=task.pk,
                 program_id=queue.program_id,
-                data={"queue": queue.slug, "origin": origin, "source": source},
+                data={"queue": queue.slug, "origin": task.origin, "source": task.source},
             )
     if created is None:
         # Another open task holds the number here (committed, or committed while the
         # INSERT waited for it).
-        existing = open_task_for(queue=queue, number_hash=phone.number_hash)
+        existing = open_task_for(queue=queue, number_hash=task.number_hash)
         if existing is None:  # closed since: the caller may try again
             raise IntegrityError("one_open_task_per_number_and_queue")
         raise DuplicateOpenTask(existing)

@@ -22,10 +22,10 @@ from common.crypto import keyed_hash
 from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
-from dialer.refusals import decisions_apply
+from dialer.refusals import refusal_event, verdict_of
 from dialer.rows import TaskRow
 from dialer.selectors import task_facts_many
-from dialer.services import DuplicateOpenTask, task_create
+from dialer.services import DuplicateOpenTask, task_build, task_insert
 
 
 class CallbackError(ValueError):
@@ -164,29 +164,34 @@ def callback_request(
             if first is None:
                 raise CallbackError("contact", "This contact has no phone number.")
             number, token = first
-        try:
-            task = task_create(
-                contact=contact,
-                phone=number,
-                queue=queue,
-                origin=TaskOrigin(origin),
-                actor=actor,
-                source=source,
-                requested_at=requested_at or now,
-            )
-        except DuplicateOpenTask as dup:
-            return CallbackResult(dup.existing, None, created=False)
+        task = task_build(
+            contact=contact,
+            phone=number,
+            queue=queue,
+            origin=TaskOrigin(origin),
+            source=source,
+            requested_at=requested_at or now,
+        )
         if token is not _KNOWN:
             task.phone_token = token  # type: ignore[attr-defined]  # read by TaskRow.of
-        row = TaskRow.of(task)
-        decision = decide(task_facts_many([row], at=now, queues={queue.pk: queue})[0], now)
-        # Written back as the planner would: allowed, callable now; refused, wait or end.
-        applied = decisions_apply(rows=[row], decisions=[decision], now=now, allowed_until=now)
-        audit_record_many(applied.events)
-        (verdict,) = applied.verdicts
+        # Decided before it is saved, and saved as the planner would write the decision
+        # back: allowed, callable now; refused, wait or end (one INSERT, no UPDATE).
+        decision = decide(
+            task_facts_many([TaskRow.of(task)], at=now, queues={queue.pk: queue})[0], now
+        )
+        verdict = verdict_of(0, decision, now=now, allowed_until=now)
+        assert verdict is not None  # with allowed_until, every decision has a verdict
         task.status, task.last_decision = verdict.status, decision.to_dict()
         task.next_attempt_at = verdict.next_attempt_at or task.next_attempt_at
         task.closed_reason = verdict.closed_reason
+        try:
+            task_insert(task, actor=actor)
+        except DuplicateOpenTask as dup:
+            return CallbackResult(dup.existing, None, created=False)
+        if verdict.ended:
+            audit_record_many(
+                [refusal_event(task_id=task.pk, program_id=program.pk, decision=decision)]
+            )
         if decision.allowed:
             transaction.on_commit(lambda: enqueue(task.pk))
     return CallbackResult(task, decision, created=True)

@@ -158,6 +158,33 @@ class TestCallbacks:
         # A Florida number: its area code presumes Florida, whose panhandle is on Central time.
         assert "America/New_York" in body["decision"]["zones"]
 
+    def test_a_refused_callback_is_saved_ended_and_audited_and_an_open_task_is_kept(
+        self, tokens: dict[str, str]
+    ) -> None:
+        from dnc.services import internal_dnc_add
+
+        # An open task first, then the number on the internal list (the entry alone:
+        # nothing cancels the open task), then a callback for another number on the list.
+        open_task = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0196"}).json()["task"]
+        for e164 in ("+13055550196", "+13055550197"):
+            internal_dnc_add(
+                number_e164=e164, source="tests", note="", actor="system:tests", program_id=None
+            )
+        refused = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0197"})
+        assert refused.status_code == 201, refused.json()
+        body = refused.json()
+        assert body["created"] is True and body["decision"]["allowed"] is False
+        task = CallTask.objects.get(pk=body["task"]["id"])
+        assert task.status == "cancelled" and task.closed_reason == "internal_dnc"
+        assert task.last_decision == body["decision"]
+        actions = AuditEvent.objects.filter(object_type="call_task", object_id=str(task.pk))
+        assert sorted(actions.values_list("action", flat=True)) == ["task.created", "task.refused"]
+        # The same number with an open task on the queue: that task answers, no ended copy.
+        again = post(tokens["crm_a"], "callbacks/", {"phone": "305-555-0196"})
+        assert again.status_code == 200, again.json()
+        assert again.json()["created"] is False and again.json()["task"]["id"] == open_task["id"]
+        assert CallTask.objects.count() == 2
+
     def test_a_repeat_with_the_same_key_answers_the_same_task(self, tokens: dict[str, str]) -> None:
         body = {"phone": "305-555-0191"}
         first = post(tokens["crm_a"], "callbacks/", body, HTTP_IDEMPOTENCY_KEY="k-1")

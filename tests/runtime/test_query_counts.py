@@ -29,13 +29,13 @@ from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue
 
 # POST /api/v1/callbacks/: the token; the idempotency key; the queue; the number's holder;
-# the contact, its number and its audit event; the task and its audit event; its facts
-# (DNC, consents, attempts and RND answers together, in one round trip; the registry's
-# coverage is read once per registry version, kept when that read commits); the decision
-# written back; the idempotency record kept in one statement;
+# the contact and its number; the task's facts (DNC, consents, attempts and RND answers
+# together, in one round trip; the registry's coverage is read once per registry version,
+# kept when that read commits); the task, saved with its decision; the audit events of
+# the contact and the task, in one statement; the idempotency record kept in one statement;
 # BEGIN and COMMIT (no savepoint: a duplicate open task is seen by ON CONFLICT). Audit
 # rows are appended without a lock and sealed later (audit.services.audit_seal).
-CALLBACK_QUERIES = 17
+CALLBACK_QUERIES = 15
 # One planner batch of a queue: claim the due tasks, read their facts in bulk, write the
 # decisions back in bulk with their audit events.
 PLANNER_QUERIES = 17

@@ -12,6 +12,8 @@ Prints the machine on the first line, then one figure per line (BENCH.md):
                              COPY, index, attach, swap), rows per second
   load_client_cpu_us_per_row / load_server_cpu_us_per_row   CPU time of this process
                              and of its PostgreSQL backend during that load, per row
+                             (not counted: the backend of the second connection a big
+                             load builds half its tables on)
   changes_apply_1m_s         a change list of 500k additions + 500k deletions, with
                              the index of the registry in force built (as the
                              load_dnc_registry command leaves it)

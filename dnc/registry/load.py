@@ -7,6 +7,9 @@ list brings every copy of its source up to its as-of date.
 Each load is one transaction, so readers see the old registry or the new one,
 never half, and a load that dies (killed, a bad line, a full disk) leaves the
 previous snapshot in force and nothing behind. Running it again is the resume.
+(A big full load builds half its tables on a second connection, which commits
+them unattached just before the load's transaction attaches them: see
+`storage.AreaWriter`.)
 """
 
 from __future__ import annotations
@@ -108,8 +111,9 @@ def registry_load(
 
     1. Check the arguments; take the load lock (one load at a time).
     2. Full: COPY every file's numbers, as it is parsed, into new tables (one
-       per area code) under a new load table; index them, attach the load
-       table to the registry and point the coverage of what it covers at it.
+       per area code, on two connections at once for a big load); index them,
+       attach them to a new load table, attach that to the registry and point
+       the coverage of what it covers at it.
        Changes: parse every file; keep, per number, its last change that
        changes something (the index of the version in force says, else
        PostgreSQL); record those beside the full lists in force (their rows
@@ -209,7 +213,8 @@ def _full(
 ) -> None:
     storage.load_table_create(cursor, load.pk)
     refusing = False
-    with storage.AreaWriter(cursor, load.pk) as writer:
+    lanes = 2 if progress.total >= storage.LANES_FROM_BYTES else 1
+    with storage.AreaWriter(cursor, load.pk, lanes) as writer:
         for item in inputs:
             stats = FileStats(name=item.path.name)
             files.append(stats)
@@ -222,13 +227,13 @@ def _full(
                 progress.advance(nbytes=parsed.bytes_read, rows=len(parsed.keys))
                 if after_block is not None:
                     after_block(writer.rows)
-    _refuse_bad(files, skip_bad)
-    whole = load.source != NATIONAL
-    area_codes = [ALL_AREA_CODES] if whole else sorted(writer.tables)
-    if not area_codes:
-        raise RegistryRefused("The files hold no numbers: nothing to load.", files)
-    progress.phase(f"{writer.rows:,} rows copied; indexing")
-    storage.load_table_finish(cursor, load.pk, sorted(writer.tables))
+        _refuse_bad(files, skip_bad)
+        whole = load.source != NATIONAL
+        area_codes = [ALL_AREA_CODES] if whole else sorted(writer.tables)
+        if not area_codes:
+            raise RegistryRefused("The files hold no numbers: nothing to load.", files)
+        progress.phase(f"{writer.rows:,} rows copied; indexing")
+        writer.finish()
     storage.coverage_replace(
         cursor,
         source=load.source,

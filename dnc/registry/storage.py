@@ -24,6 +24,7 @@ wrapper) and runs inside the caller's transaction unless it says otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -98,12 +99,21 @@ def load_table_create(cursor: Any, load_id: int) -> str:
     """A load's table, split by area code; its CHECK lets ATTACH skip a validating scan."""
     name = partition_name(load_id)
     cursor.execute(
-        f"CREATE TABLE {name} ("
-        f" load_id bigint NOT NULL DEFAULT {int(load_id)} CHECK (load_id = {int(load_id)}),"
-        " number bigint NOT NULL) PARTITION BY RANGE (number)"
+        f"CREATE TABLE {name} ({_load_id_column(load_id)}, number bigint NOT NULL)"
+        " PARTITION BY RANGE (number)"
     )
     change_tables_create(cursor, load_id)
     return name
+
+
+def _load_id_column(load_id: int) -> str:
+    """The load id column of a load's tables, with the CHECK (named the same in each, as
+    ATTACH asks) that shows the whole load is one partition of the registry."""
+    load = int(load_id)
+    return (
+        f"load_id bigint NOT NULL DEFAULT {load}"
+        f" CONSTRAINT {partition_name(load)}_load CHECK (load_id = {load})"
+    )
 
 
 def change_tables_create(cursor: Any, load_id: int) -> tuple[str, str]:
@@ -126,11 +136,13 @@ def area_table_name(load_id: int, area: int) -> str:
 
 
 def area_table_create(cursor: Any, load_id: int, area: int) -> str:
+    """A table for a load's numbers of one area code, not yet a partition (`AreaWriter`
+    attaches it); its CHECKs let ATTACH skip a validating scan."""
     name = area_table_name(load_id, area)
     low, high = area_range(area)
     cursor.execute(
-        f"CREATE TABLE {name}"
-        f" PARTITION OF {partition_name(load_id)} FOR VALUES FROM ({low}) TO ({high})"
+        f"CREATE TABLE {name} ({_load_id_column(load_id)}, number bigint NOT NULL"
+        f" CONSTRAINT {name}_area CHECK (number >= {low} AND number < {high}))"
     )
     return name
 
@@ -149,23 +161,100 @@ def area_tables(cursor: Any, load_id: int) -> dict[int, str]:
     }
 
 
-class AreaWriter:
-    """Streams keys into a new load's per-area tables with binary COPY.
+# Input from this size up spreads its area codes over a second connection (PostgreSQL
+# runs a connection's statements one at a time, on one core).
+LANES_FROM_BYTES = 16 << 20
 
-    Each area code has its own table, so each index is a small in-memory sort
-    whatever the size of the registry. Keys may come in any order; sorted input
-    (registry files are) makes one COPY per area code. The tables are new in
-    this transaction, so COPY FREEZE writes them already frozen.
-    """
 
-    def __init__(self, cursor: Any, load_id: int) -> None:
+class _Lane:
+    """One connection's share of a load's area tables: their COPY, then their indexes."""
+
+    def __init__(self, cursor: Any, load_id: int, own: Any = None) -> None:
         self.cursor = cursor
         self.load_id = load_id
+        self.own = own  # a connection of this lane's own, committed by `AreaWriter.finish`
         self.rows = 0
         self.tables: dict[int, str] = {}
         self._area: int | None = None
         self._context: Any = None
         self._copy: Any = None
+
+    def write(self, area: int, rows: bytes, count: int) -> None:
+        if area != self._area:
+            self._open(area)
+        self._copy.write(rows)
+        self.rows += count
+
+    def _open(self, area: int) -> None:
+        self.close(None)
+        if area not in self.tables:
+            self.tables[area] = area_table_create(self.cursor, self.load_id, area)
+        # Sent by a thread of psycopg's: the next block is parsed while PostgreSQL takes this one.
+        raw = getattr(self.cursor, "cursor", self.cursor)  # psycopg's, under Django's wrapper
+        self._context = raw.copy(
+            f"COPY {self.tables[area]} (number) FROM STDIN WITH (FORMAT binary, FREEZE)",
+            writer=QueuedLibpqWriter(raw),
+        )
+        self._copy = self._context.__enter__()
+        self._copy.write(HEADER)
+        self._area = area
+
+    def close(self, exc: tuple[Any, ...] | None) -> None:
+        if self._context is None:
+            return
+        context, self._context, self._area = self._context, None, None
+        if exc is None or exc[0] is None:
+            self._copy.write(TRAILER)
+            context.__exit__(None, None, None)
+        else:
+            context.__exit__(*exc)
+
+    def index(self) -> None:
+        """Index each table: packed full (nothing writes to a full list's table again),
+        without looking for duplicates (a list holds a number once)."""
+        self.cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        # The lanes are the parallelism: workers would spill sorted runs to merge them.
+        self.cursor.execute("SET LOCAL max_parallel_maintenance_workers = 0")
+        for table in self.tables.values():
+            self.cursor.execute(
+                f"CREATE INDEX {table}_number ON {table} (number)"
+                " WITH (fillfactor = 100, deduplicate_items = off)"
+            )
+
+
+class AreaWriter:
+    """Streams keys into a new load's per-area tables with binary COPY, then indexes them
+    and attaches them to the load's table (`finish`).
+
+    Each area code has its own table, so each index is a small in-memory sort
+    whatever the size of the registry. Keys may come in any order; sorted input
+    (registry files are) makes one COPY per area code. A table is new in the
+    transaction that fills it, so COPY FREEZE writes it already frozen.
+
+    With `lanes=2` a second connection builds half of the area tables at the same
+    time, in a transaction of its own that commits once they are all indexed,
+    just before the load's transaction attaches them. Until that attach commits,
+    nothing refers to those tables: a load that fails before it rolls the second
+    transaction back with it, and `partitions_prune` drops the tables of one that
+    failed between the two commits.
+    """
+
+    def __init__(self, cursor: Any, load_id: int, lanes: int = 1) -> None:
+        self.cursor = cursor
+        self.load_id = load_id
+        self._lanes = [_Lane(cursor, load_id)]
+        for _ in range(lanes - 1):
+            own = connection.get_new_connection(connection.get_connection_params())
+            self._lanes.append(_Lane(own.cursor(), load_id, own))
+        self._lane_of: dict[int, _Lane] = {}
+
+    @property
+    def rows(self) -> int:
+        return sum(lane.rows for lane in self._lanes)
+
+    @property
+    def tables(self) -> dict[int, str]:
+        return {area: table for lane in self._lanes for area, table in lane.tables.items()}
 
     def __enter__(self) -> AreaWriter:
         return self
@@ -179,58 +268,51 @@ class AreaWriter:
         starts = np.flatnonzero(np.diff(areas)) + 1
         for run in np.split(keys, starts):
             area = int(run[0] // AREA_SPAN)
-            if area != self._area:
-                self._open(area)
+            lane = self._lane_of.get(area)
+            if lane is None:  # a new area code goes to the lane with the fewest rows
+                lane = self._lane_of[area] = min(self._lanes, key=lambda lane: lane.rows)
             rows = np.empty(len(run), ROW)
             rows["fields"] = 1
             rows["length"] = 8
             rows["value"] = run
-            self._copy.write(rows.tobytes())
-        self.rows += len(keys)
+            lane.write(area, rows.tobytes(), len(run))
 
-    def _open(self, area: int) -> None:
-        self._close(None)
-        if area not in self.tables:
-            self.tables[area] = area_table_create(self.cursor, self.load_id, area)
-        # Sent by a thread of psycopg's: the next block is parsed while PostgreSQL takes this one.
-        raw = getattr(self.cursor, "cursor", self.cursor)  # psycopg's, under Django's wrapper
-        self._context = raw.copy(
-            f"COPY {self.tables[area]} (number) FROM STDIN WITH (FORMAT binary, FREEZE)",
-            writer=QueuedLibpqWriter(raw),
+    def finish(self) -> None:
+        """Index every table (each lane at once), commit the other lanes' tables, attach
+        them all to the load's table, index it and attach it to the registry.
+
+        The load table's index adopts the area tables' indexes, and the registry's
+        index adopts the load table's: nothing is built twice. Building an index
+        records its table's size, all a lookup's plan needs (an index probe); the
+        column statistics are left to autovacuum, after the commit.
+        """
+        for lane in self._lanes:
+            lane.close(None)
+        with ThreadPoolExecutor(max_workers=len(self._lanes)) as pool:
+            others = [pool.submit(lane.index) for lane in self._lanes[1:]]
+            self._lanes[0].index()
+            for done in others:
+                done.result()
+        for lane in self._lanes[1:]:
+            lane.own.commit()
+        name = partition_name(self.load_id)
+        for area, table in sorted(self.tables.items()):
+            low, high = area_range(area)
+            self.cursor.execute(
+                f"ALTER TABLE {name} ATTACH PARTITION {table} FOR VALUES FROM ({low}) TO ({high})"
+            )
+        self.cursor.execute(f"CREATE INDEX {name}_number ON {name} (number)")
+        self.cursor.execute(
+            f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(self.load_id)})"
         )
-        self._copy = self._context.__enter__()
-        self._copy.write(HEADER)
-        self._area = area
-
-    def _close(self, exc: tuple[Any, ...] | None) -> None:
-        if self._context is None:
-            return
-        context, self._context, self._area = self._context, None, None
-        if exc is None or exc[0] is None:
-            self._copy.write(TRAILER)
-            context.__exit__(None, None, None)
-        else:
-            context.__exit__(*exc)
 
     def __exit__(self, *exc: Any) -> None:
-        self._close(exc)
-
-
-def load_table_finish(cursor: Any, load_id: int, areas: Iterable[int]) -> None:
-    """Index each area table, then attach the load's table to the registry.
-
-    The load table's index adopts the area tables' indexes, and the registry's
-    index adopts the load table's: nothing is built twice. Building an index
-    records its table's size, all a lookup's plan needs (an index probe); the
-    column statistics are left to autovacuum, after the commit.
-    """
-    name = partition_name(load_id)
-    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-    for area in areas:
-        table = area_table_name(load_id, area)
-        cursor.execute(f"CREATE INDEX {table}_number ON {table} (number)")
-    cursor.execute(f"CREATE INDEX {name}_number ON {name} (number)")
-    cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(load_id)})")
+        try:
+            for lane in self._lanes:
+                lane.close(exc if exc[0] is not None else None)
+        finally:
+            for lane in self._lanes[1:]:
+                lane.own.close()  # rolls back what it has not committed
 
 
 def area_range(area_code: int) -> tuple[int, int]:
@@ -238,7 +320,8 @@ def area_range(area_code: int) -> tuple[int, int]:
 
 
 def partitions_prune() -> list[str]:
-    """Detach and drop the partitions of loads no longer in force; returns their names.
+    """Detach and drop the partitions of loads no longer in force, and the area tables a
+    load left unattached (`AreaWriter`); returns their names.
 
     Runs outside any transaction when it can (DETACH ... CONCURRENTLY waits for
     readers instead of blocking them); skips the work if a load is running.
@@ -271,6 +354,16 @@ def partitions_prune() -> list[str]:
                     cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name} CONCURRENTLY")
                 else:
                     cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name}")
+                cursor.execute(f"DROP TABLE {name}")
+                dropped.append(name)
+            # With the lock held no load is running: an area table no load table holds is
+            # one whose load failed after its second connection committed.
+            cursor.execute(
+                "SELECT relname FROM pg_class"
+                " WHERE relname LIKE %s AND relkind = 'r' AND NOT relispartition",
+                ["dnc\\_regnum\\_%"],
+            )
+            for (name,) in cursor.fetchall():
                 cursor.execute(f"DROP TABLE {name}")
                 dropped.append(name)
         finally:

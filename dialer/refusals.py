@@ -78,9 +78,9 @@ def refusal_event(*, task_id: int, program_id: int, decision: Decision) -> dict[
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """One task's row as written back: its status, time, decision and reason."""
+    """What a decision writes to its task's row: its status, time, decision and reason
+    (tasks decided alike share one)."""
 
-    task_id: int
     status: str
     next_attempt_at: datetime | None  # None: unchanged
     decision: Decision
@@ -92,7 +92,7 @@ class Verdict:
 
 
 def verdict_of(
-    task_id: int, decision: Decision, *, now: datetime, allowed_until: datetime | None
+    decision: Decision, *, now: datetime, allowed_until: datetime | None
 ) -> Verdict | None:
     """What one decision writes to its task; None when it is allowed and nothing is leased.
 
@@ -103,17 +103,15 @@ def verdict_of(
     if decision.allowed:
         if allowed_until is None:
             return None
-        return Verdict(task_id, TaskStatus.PENDING, allowed_until, decision, "")
+        return Verdict(TaskStatus.PENDING, allowed_until, decision, "")
     refusal = refusal_of(decision, now=now)
-    return Verdict(
-        task_id, refusal.status, refusal.next_attempt_at, decision, refusal.closed_reason
-    )
+    return Verdict(refusal.status, refusal.next_attempt_at, decision, refusal.closed_reason)
 
 
 def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[str, Any] | None:
     """`decisions_apply` for one refused task in hand: the same verdict, set on the instance
     that the caller saves with its own changes in one UPDATE; the audit event if it ended."""
-    verdict = verdict_of(task.pk, decision, now=now, allowed_until=None)
+    verdict = verdict_of(decision, now=now, allowed_until=None)
     assert verdict is not None, "apply_refusal takes a refused decision"
     task.last_decision = decision.to_dict()
     task.status = verdict.status
@@ -149,11 +147,23 @@ def decisions_apply(
     2. An ended task gets its audit event.
     3. Every verdict is written in one UPDATE (`verdicts_write`).
     `rows` are the decided tasks' rows (dialer.rows), in the order of `decisions`.
+    A batch's allowed tasks share one decision object (dialer.decision.engine), so each
+    distinct object's verdict is made and numbered once (they outlive the loop: an id is
+    not reused).
     """
     applied = Applied()
     verdicts = applied.verdicts
+    made: dict[int, tuple[Verdict | None, int]] = {}  # id(decision): its verdict, numbered
+    distinct: dict[Verdict, int] = {}
+    ids: list[int] = []
+    of: list[int] = []
     for row, decision in zip(rows, decisions, strict=True):
-        verdict = verdict_of(row.pk, decision, now=now, allowed_until=allowed_until)
+        found = made.get(id(decision))
+        if found is None:
+            verdict = verdict_of(decision, now=now, allowed_until=allowed_until)
+            number = -1 if verdict is None else distinct.setdefault(verdict, len(distinct))
+            found = made[id(decision)] = (verdict, number)
+        verdict, number = found
         if decision.allowed:
             applied.allowed.append(row.pk)
         elif verdict is not None and verdict.ended:
@@ -164,8 +174,10 @@ def decisions_apply(
             applied.postponed += 1
         if verdict is not None:
             verdicts.append(verdict)
-    if verdicts:
-        verdicts_write(verdicts, now=now)
+            ids.append(row.pk)
+            of.append(number)
+    if ids:
+        verdicts_write(ids=ids, of=of, verdicts=list(distinct), now=now)
     return applied
 
 
@@ -190,31 +202,29 @@ UPDATE dialer_calltask AS t
 """
 
 
-def verdicts_write(verdicts: Sequence[Verdict], *, now: datetime) -> None:
-    """Save decided tasks in one UPDATE (rows locked by the caller).
+def verdicts_write(
+    *, ids: Sequence[int], of: Sequence[int], verdicts: Sequence[Verdict], now: datetime
+) -> None:
+    """Save decided tasks in one UPDATE (rows locked by the caller): task `ids[k]` gets
+    `verdicts[of[k]]`.
 
     Django's bulk_update builds a CASE per field and row, and arrays of JSON
     text are escaped element by element: each costs seconds for 100,000 rows.
     Each distinct verdict (status, time, decision, reason) is sent once, and
     each row names its verdict by index.
     """
-    distinct: dict[tuple[str, datetime | None, Decision, str], int] = {}
-    ids: list[int] = []
-    of: list[int] = []
-    for v in verdicts:
-        key = (str(v.status), v.next_attempt_at, v.decision, v.closed_reason)
-        ids.append(v.task_id)
-        of.append(distinct.setdefault(key, len(distinct)))
     document = json.dumps(
         [
             {
                 "i": i,
-                "status": status,
-                "next_attempt_at": at.isoformat() if at is not None else None,
-                "decision": decision.to_dict(),
-                "closed_reason": closed_reason,
+                "status": str(v.status),
+                "next_attempt_at": v.next_attempt_at.isoformat()
+                if v.next_attempt_at is not None
+                else None,
+                "decision": v.decision.to_dict(),
+                "closed_reason": v.closed_reason,
             }
-            for i, (status, at, decision, closed_reason) in enumerate(distinct)
+            for i, v in enumerate(verdicts)
         ]
     )
     with connection.cursor() as cursor:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from campaigns.models import Program, Purpose, Queue
+from common.collector import collector_paused
 from common.crypto import keyed_hash
 from common.phones import stored_e164
 from common.together import Statement, bigint_array, fetch_together, joined
@@ -163,6 +164,7 @@ def recent_attempts_from(rows: Iterable[tuple[Any, ...]]) -> RecentAttempts:
     )
 
 
+@collector_paused()
 def task_facts_many(
     rows: Sequence[TaskRow],
     *,
@@ -253,6 +255,7 @@ def task_facts_many(
         pk: (programs[q.program_id], facts_of_queue[pk], q.purpose == Purpose.CALLBACK)
         for pk, q in queue_rows.items()
     }
+    have_consents, have_attempts, have_rnd = bool(consents), bool(attempts), bool(rnd)
     for row, exchange, number_hash, status in zip(rows, exchanges, hashes, statuses, strict=True):
         program, queue, callback = per_queue[row.queue_id]
         dnc = dnc_facts.get(id(status))
@@ -285,25 +288,26 @@ def task_facts_many(
                 postal_code=row.postal_code or None,
                 patient_status=row.patient_status,
             )
+        contact_id = row.contact_id
+        # Positional, in TaskFacts' field order: keywords cost a third more per row, and
+        # a batch builds 100,000 of these.
         out.append(
             TaskFacts(
-                task_id=row.pk,
-                program=program,
-                queue=queue,
-                contact=contact,
-                number=number,
-                dnc=dnc,
-                registry=registered,
-                consents=consents.get((row.contact_id, number_hash), ())
-                if consents and exchange
-                else (),
-                recent_attempts=attempts.of(row.contact_id, number_hash) if attempts else (),
-                attempts_made=row.attempts,
-                last_attempt_at=row.last_attempt_at,
-                callback_requested_at=row.requested_at if callback else None,
-                appointment_at=row.appointment_at,
-                rnd=rnd.get(number_hash, ()) if rnd and exchange else (),
-                person_keys=_person_keys(row.contact_id, number_hash),
+                row.pk,
+                program,
+                queue,
+                contact,
+                number,
+                dnc,
+                registered,
+                consents.get((contact_id, number_hash), ()) if have_consents and exchange else (),
+                attempts.of(contact_id, number_hash) if have_attempts else (),
+                row.attempts,
+                row.last_attempt_at,
+                row.requested_at if callback else None,
+                row.appointment_at,
+                rnd.get(number_hash, ()) if have_rnd and exchange else (),
+                _person_keys(contact_id, number_hash),
             )
         )
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from functools import cache
 
@@ -129,8 +128,7 @@ def eligibility_decide(
         number, kind, provided, number_hash = phone, line_type(phone), False, ""
     else:
         raise EligibilityError("phone", "This contact has no phone number.")
-    task = replace(
-        found,
+    task = found._replace(
         queue_id=queue.pk,
         program_id=program.pk,
         state=state or found.state or "",

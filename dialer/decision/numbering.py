@@ -46,6 +46,10 @@ def exchange_of(number: str) -> Exchange:
     """The numbering plan's answer for an exchange ("+1" NPA-NXX) or for the exchange of a
     whole E.164 number (cached per NPA-NXX)."""
     if len(number) == 8:
+        # Only well-formed exchanges are cached: a hit needs no pattern (twice a call).
+        hit = _exchanges.get(number)
+        if hit is not None:
+            return hit
         if _EXCHANGE_US.fullmatch(number) is None:
             return _INVALID_FORMAT
     elif len(number) != 12 or _E164_US.fullmatch(number) is None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.services import audit_record_many
 from campaigns.models import Queue
+from common.collector import collector_paused
 from dialer.decision.engine import decide_batch
 from dialer.refusals import decisions_apply
 from dialer.rows import due_task_rows
@@ -62,7 +63,8 @@ def plan_queue(
         result.skipped = True
         return result
     for _ in range(max_batches):
-        with transaction.atomic():
+        # A batch is 5,000 rows, facts and decisions: no collection walks them meanwhile.
+        with transaction.atomic(), collector_paused():
             rows = due_task_rows(queue_id=queue_id, now=now, limit=batch, lock=True)
             if not rows:
                 return result

@@ -179,7 +179,7 @@ def callback_request(
         decision = decide(
             task_facts_many([TaskRow.of(task)], at=now, queues={queue.pk: queue})[0], now
         )
-        verdict = verdict_of(0, decision, now=now, allowed_until=now)
+        verdict = verdict_of(decision, now=now, allowed_until=now)
         assert verdict is not None  # with allowed_until, every decision has a verdict
         task.status, task.last_decision = verdict.status, decision.to_dict()
         task.next_attempt_at = verdict.next_attempt_at or task.next_attempt_at

@@ -35,12 +35,12 @@ def parse_us(raw: str) -> phonenumbers.PhoneNumber:
 
 
 # "+1" NPA NXX and four digits, ASCII only: the form numbers arrive in from CRMs and
-# are stored in. Its answers are read per exchange (`_exchange_answer`).
+# are stored in. Its answers are read per exchange (`exchange_answer`).
 _E164_SHAPE = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
 
 
 @lru_cache(maxsize=1 << 17)  # the US has fewer than 800 x 800 exchanges
-def _exchange_answer(exchange: str) -> tuple[str, int]:
+def exchange_answer(exchange: str) -> tuple[str, int]:
     """Why the numbers of an exchange ("+1" NPA-NXX) are refused ("": they are valid US
     numbers), and their type. Both depend on NPA-NXX only: the US patterns of
     phonenumbers' metadata end in four free digits, so one check of the exchange's first
@@ -61,7 +61,7 @@ def _refusal(number: phonenumbers.PhoneNumber) -> str:
 
 def to_e164(raw: str) -> str:
     if isinstance(raw, str) and _E164_SHAPE.fullmatch(raw):
-        why = _exchange_answer(raw[:8])[0]
+        why = exchange_answer(raw[:8])[0]
         if why:
             raise InvalidPhoneNumber(why)
         return raw
@@ -83,7 +83,7 @@ def ten_digits(e164: str) -> int:
 def line_type(e164: str) -> str:
     """`mobile`, `landline` or `unknown`, from the numbering plan (US plans are often ambiguous)."""
     kind: int = (
-        _exchange_answer(e164[:8])[1]
+        exchange_answer(e164[:8])[1]
         if _E164_SHAPE.fullmatch(e164)
         else phonenumbers.number_type(phonenumbers.parse(e164))
     )

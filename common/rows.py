@@ -76,19 +76,12 @@ def insert_many(objs: Sequence[M]) -> None:
     sql, fields = _insert_sql(type(objs[0]))
     head, _, tail = sql.partition(" VALUES ")
     marks, _, returning = tail.partition(" RETURNING ")
-    values = [
-        field.get_db_prep_save(field.pre_save(obj, True), connection)
-        for obj in objs
-        for field in fields
-    ]
     many = f"{head} VALUES {', '.join([marks] * len(objs))} RETURNING {returning}"
     with connection.cursor() as cursor:
-        cursor.execute(many, values)
+        cursor.execute(many, [value for obj in objs for value in _values(obj, fields)])
         ids = [row[0] for row in cursor.fetchall()]
     for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _saved(obj, pk)
 
 
 def insert(obj: M, *, on_conflict: str = "") -> M | None:
@@ -103,13 +96,23 @@ def insert(obj: M, *, on_conflict: str = "") -> M | None:
     sql, fields = _insert_sql(type(obj))
     if on_conflict:
         sql = sql.replace(" RETURNING ", f" {on_conflict} RETURNING ", 1)
-    values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, _values(obj, fields))
         row = cursor.fetchone()
     if row is None:
         return None
-    obj.pk = row[0]
+    _saved(obj, row[0])
+    return obj
+
+
+def _values(obj: models.Model, fields: tuple[Any, ...]) -> list[Any]:
+    """The row's values as `save()` would send them (each field's `pre_save`, then its
+    preparation for the database: JSON, encryption)."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+def _saved(obj: models.Model, pk: Any) -> None:
+    """Mark `obj` as the saved row `pk`, as `save()` leaves it."""
+    obj.pk = pk
     obj._state.adding = False
     obj._state.db = connection.alias
-    return obj

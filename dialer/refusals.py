@@ -108,16 +108,21 @@ def verdict_of(
     return Verdict(refusal.status, refusal.next_attempt_at, decision, refusal.closed_reason)
 
 
+def verdict_set(task: CallTask, verdict: Verdict) -> None:
+    """Set a verdict on a task instance, as `verdicts_write` writes it to a row."""
+    task.last_decision = verdict.decision.to_dict()
+    task.status = verdict.status
+    if verdict.next_attempt_at is not None:
+        task.next_attempt_at = verdict.next_attempt_at
+    task.closed_reason = verdict.closed_reason
+
+
 def apply_refusal(task: CallTask, decision: Decision, *, now: datetime) -> dict[str, Any] | None:
     """`decisions_apply` for one refused task in hand: the same verdict, set on the instance
     that the caller saves with its own changes in one UPDATE; the audit event if it ended."""
     verdict = verdict_of(decision, now=now, allowed_until=None)
     assert verdict is not None, "apply_refusal takes a refused decision"
-    task.last_decision = decision.to_dict()
-    task.status = verdict.status
-    if verdict.next_attempt_at is not None:
-        task.next_attempt_at = verdict.next_attempt_at
-    task.closed_reason = verdict.closed_reason
+    verdict_set(task, verdict)
     if not verdict.ended:
         return None
     return refusal_event(task_id=task.pk, program_id=task.queue.program_id, decision=decision)

@@ -22,7 +22,7 @@ from common.crypto import keyed_hash
 from common.rows import columns, instance, width
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
-from dialer.refusals import refusal_event, verdict_of
+from dialer.refusals import refusal_event, verdict_of, verdict_set
 from dialer.rows import TaskRow
 from dialer.selectors import task_facts_many
 from dialer.services import DuplicateOpenTask, task_build, task_insert
@@ -181,9 +181,7 @@ def callback_request(
         )
         verdict = verdict_of(decision, now=now, allowed_until=now)
         assert verdict is not None  # with allowed_until, every decision has a verdict
-        task.status, task.last_decision = verdict.status, decision.to_dict()
-        task.next_attempt_at = verdict.next_attempt_at or task.next_attempt_at
-        task.closed_reason = verdict.closed_reason
+        verdict_set(task, verdict)
         try:
             task_insert(task, actor=actor)
         except DuplicateOpenTask as dup:

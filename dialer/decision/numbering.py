@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-import phonenumbers
 import us
 from phonenumbers import PhoneNumber, PhoneNumberType
 from phonenumbers import timezone as pn_timezone
+
+from common.phones import exchange_answer
 
 UNKNOWN_ZONE = pn_timezone.UNKNOWN_TIMEZONE
 
@@ -64,12 +65,12 @@ def exchange_of(number: str) -> Exchange:
 
 def _exchange(key: str) -> Exchange:
     # The last four digits do not change any answer below (see module docstring).
-    number = PhoneNumber(country_code=1, national_number=int(key[2:] + "0000"))
-    if not phonenumbers.is_valid_number_for_region(number, "US"):
+    refused, kind = exchange_answer(key)  # the input rule's answer, per exchange too
+    if refused:
         return Exchange(False, "not a valid US number", frozenset(), frozenset())
-    kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.PREMIUM_RATE:
         return Exchange(False, "premium-rate number", frozenset(), frozenset())
+    number = PhoneNumber(country_code=1, national_number=int(key[2:] + "0000"))
     zones = frozenset(pn_timezone.time_zones_for_number(number))
     if UNKNOWN_ZONE in zones or zones >= _country_zones():
         zones = frozenset()  # non-geographic (toll-free, personal) or unknown

@@ -118,14 +118,13 @@ def pbx(tmp_path: Path, settings: Any) -> Iterator[Callable[..., Pbx]]:
         trace, errors = tmp_path / "sipp.msg", tmp_path / "sipp.err"
         key_args = [arg for pair in zip(keys[::2], keys[1::2], strict=True) for arg in
                     ("-key", *pair)]  # fmt: skip
-        started.append(
-            subprocess.Popen(
-                ["baresip", "-f", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=(tmp_path / "baresip.out").open("w"),
-                stderr=subprocess.STDOUT,
-            )
+        agent_process = subprocess.Popen(
+            ["baresip", "-f", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=(tmp_path / "baresip.out").open("w"),
+            stderr=subprocess.STDOUT,
         )
+        started.append(agent_process)
         sipp = subprocess.Popen(
             ["sipp", "-sf", str(SCENARIOS / scenario), *key_args, "-i", "127.0.0.1",
              "-p", str(pbx_port), "-m", "1", "-trace_msg", "-message_file", str(trace),
@@ -139,13 +138,16 @@ def pbx(tmp_path: Path, settings: Any) -> Iterator[Callable[..., Pbx]]:
         agents.append(baresip)
 
         def answers() -> bool:
+            if agent_process.poll() is not None:  # it will never answer: say why
+                output = (tmp_path / "baresip.out").read_text()[-2000:]
+                raise AssertionError(f"baresip exited before listening:\n{output}")
             try:
                 socket.create_connection(("127.0.0.1", ctrl_port), timeout=0.5).close()
                 return True
             except OSError:
                 return False
 
-        wait_for(answers, 10)
+        wait_for(answers, 30)  # a busy host starts baresip and its modules slowly
         return Pbx(SipAgent(baresip, name="test-agent"), sipp, trace, errors)
 
     try:

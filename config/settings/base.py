@@ -172,6 +172,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env_database("DATABASE_URL")}
+# Django's PostgreSQL backend with a health check that sends no query (common.postgres).
+DATABASES["default"]["ENGINE"] = "common.postgres"
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parameters bound on the server, so PostgreSQL can keep a plan per statement and

@@ -31,7 +31,8 @@ class Statement(NamedTuple):
 
 
 def fetch_together(statements: Mapping[str, Statement]) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of each statement, by the statement's name (an error in any raises)."""
+    """Every row of each statement, by the statement's name (an error in any raises); a
+    statement that answers no rows (a SET) has an empty list."""
     if len(statements) <= 1:
         return {name: fetch_all(statement) for name, statement in statements.items()}
     cursors = {name: _fast(connection.cursor()) for name in statements}
@@ -39,7 +40,10 @@ def fetch_together(statements: Mapping[str, Statement]) -> dict[str, list[tuple[
         with connection.wrap_database_errors, connection.connection.pipeline():
             for name, (sql, params) in statements.items():
                 cursors[name].execute(sql, params)
-        return {name: cursor.fetchall() for name, cursor in cursors.items()}
+        return {
+            name: cursor.fetchall() if cursor.description is not None else []
+            for name, cursor in cursors.items()
+        }
     finally:
         for cursor in cursors.values():
             cursor.close()

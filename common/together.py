@@ -50,10 +50,10 @@ def fetch_together(statements: Mapping[str, Statement]) -> dict[str, list[tuple[
 
 
 def fetch_all(statement: Statement) -> list[tuple[Any, ...]]:
-    """Every row of one statement, on its own."""
+    """Every row of one statement, on its own (none for a statement that answers none)."""
     with connection.cursor() as cursor:
         _fast(cursor).execute(statement.sql, statement.params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description is not None else []
     return rows
 
 

@@ -70,8 +70,15 @@ _FIRST_OF_CONTACT = f"{_PHONE_AND_CONTACT} WHERE ph.contact_id = %s ORDER BY ph.
 # values: PostgreSQL's default, for a prepared statement, is to plan it again for each
 # set of values while a generic plan looks costlier on paper, and for the facts' reads
 # (registry partitions, attempts, consents) that planning is most of their database
-# CPU (about 1 ms of a callback's 2). For the rest of the transaction, plan once.
+# CPU (about 1 ms of a callback's 2). For the rest of the transaction, plan once. Not
+# without prepared statements (DB_PREPARE_THRESHOLD=0): a generic plan made afresh for
+# each statement costs more than a custom one (every registry partition, planned).
 _GENERIC_PLANS = Statement("SET LOCAL plan_cache_mode = force_generic_plan", [])
+
+
+def _plans() -> dict[str, Statement]:
+    prepared = connection.settings_dict["OPTIONS"].get("prepare_threshold") is not None
+    return {"plans": _GENERIC_PLANS} if prepared else {}
 
 
 def _queue_and_holder(
@@ -80,7 +87,7 @@ def _queue_and_holder(
     """The program's first callback queue (unless `queue` is given), and the program's
     first holder of `phone` (when given) with its stored token, read in one round trip
     in the caller's transaction, which plans generic from here on (_GENERIC_PLANS)."""
-    reads: dict[str, Statement] = {"plans": _GENERIC_PLANS}
+    reads = _plans()
     if queue is None:
         reads["queue"] = Statement(_DEFAULT_QUEUE, [program.pk, Purpose.CALLBACK.value])
     if phone is not None:

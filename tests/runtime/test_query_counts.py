@@ -108,6 +108,32 @@ def test_a_callback_posted_costs_a_fixed_number_of_queries(
     assert counts == [CALLBACK_QUERIES] * 2
 
 
+@pytest.mark.parametrize("threshold", [2, None])
+@pytest.mark.django_db
+def test_a_callback_plans_generic_only_with_prepared_statements(
+    monday: None, portfolio: Portfolio, threshold: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-planning the facts' reads for each callback cost most of their database CPU, so a
+    callback's transaction plans generic; without prepared statements (a pooler), every
+    statement would be planned afresh, generic, for the whole registry: it does not."""
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "prepare_threshold", threshold)
+    open_queue(portfolio.callback_a)
+    _, token = api_client_create(program=portfolio.program_a, name="crm", actor=SYSTEM)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/api/v1/callbacks/", {"phone": "(305) 555-0170"}, content_type="application/json"
+        )
+    assert response.status_code == 201, response.json()
+    sql = [q["sql"] for q in queries.captured_queries]
+    generic = [i for i, s in enumerate(sql) if "plan_cache_mode = force_generic_plan" in s]
+    if threshold is None:
+        assert generic == []
+    else:  # set once, before the task's facts are read
+        facts = next(i for i, s in enumerate(sql) if "dnc_internaldncentry" in s)
+        assert len(generic) == 1 and generic[0] < facts
+
+
 @pytest.mark.django_db
 def test_a_planner_batch_costs_the_same_for_3_tasks_as_for_9(
     monday: None, portfolio: Portfolio

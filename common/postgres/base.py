@@ -25,5 +25,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.pgconn.status != pq.ConnStatus.OK:
             return False
-        waiting, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-        return not waiting or bool(super().is_usable())
+        # poll, not select: a busy server process may hold a socket numbered over 1024.
+        poller = select.poll()
+        poller.register(connection.pgconn.socket, select.POLLIN)
+        return not poller.poll(0) or bool(super().is_usable())

@@ -28,6 +28,7 @@ from dialer.acts.idempotency import KeyReused, keyed_once, keyed_replay
 from dialer.api.auth import IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
+    FlatInput,
     IdField,
     PhoneField,
     PostalCodeField,
@@ -45,7 +46,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-class CallbackInput(serializers.Serializer):  # type: ignore[type-arg]
+class CallbackInput(FlatInput):
     phone = PhoneField(required=False)
     contact = IdField(required=False)
     queue = serializers.SlugField(required=False)

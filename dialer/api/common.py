@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -26,6 +27,26 @@ log = logging.getLogger(__name__)
 
 # Ids are PostgreSQL bigints: a larger number is refused as bad input, not a server error.
 MAX_ID = 2**63 - 1
+
+
+class FlatInput(serializers.Serializer):  # type: ignore[type-arg]
+    """An input of plain fields, validated on a hot path (POST /callbacks/).
+
+    DRF deep-copies the declared fields for each instance, which builds every field
+    again: most of the CPU of validating a small body. Binding a field to its
+    serializer only sets attributes on it, so a shallow copy serves as well, as long
+    as no field holds another one: a nested serializer, or a field with a `child`
+    (which binding would change in place, shared), is refused when the class is made.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, field in cls._declared_fields.items():
+            if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child"):
+                raise TypeError(f"{cls.__name__}.{name}: FlatInput takes plain fields only")
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
 class IdField(serializers.IntegerField):

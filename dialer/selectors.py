@@ -13,7 +13,7 @@ The decision itself (dialer.decision) is pure and runs over the result.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -170,6 +170,7 @@ def task_facts_many(
     *,
     at: datetime,
     queues: Mapping[int, Queue] | None = None,
+    new_contacts: Collection[int] = (),
 ) -> list[TaskFacts]:
     """Facts for task rows (dialer.rows: `TaskRow.of` makes one of a task instance).
 
@@ -178,7 +179,9 @@ def task_facts_many(
     answer of the current generation (dialer.listings) and is known by exchange and
     keyed hash alone: the internal list, consents and RND answers are all read by
     keyed hash. `queues`: the tasks' queues with their programs, when the caller
-    has just read them (they are read here otherwise, each once).
+    has just read them (they are read here otherwise, each once). `new_contacts`:
+    contacts the caller created in this transaction, of which nothing is recorded yet
+    (no consent, no attempt; their numbers' attempts are still read by keyed hash).
     """
     numbers = [stored_e164(row.number) for row in rows]
     valid = [n for n in numbers if n is not None]
@@ -191,6 +194,7 @@ def task_facts_many(
         for row in rows
     ]
     contact_ids = {row.contact_id for row in rows if row.contact_id is not None}
+    contact_ids.difference_update(new_contacts)
     # The reads that need nothing from each other go together, in one round trip.
     one = valid[0] if len(set(valid)) == 1 and not any(kept) else None
     statements: dict[str, Statement] = {}

@@ -141,6 +141,7 @@ def callback_request(
     """
     now = timezone.now()
     token: object = _KNOWN  # or the stored token (str or None)
+    created = False  # whether the contact is made here
     # Nested in the caller's transaction (dialer.acts.idempotency), an error here rolls
     # that back whole: no savepoint of its own is needed. Its events are written together.
     with transaction.atomic(savepoint=False), audit_together():
@@ -162,7 +163,7 @@ def callback_request(
                     state=state,
                     postal_code=postal_code,
                 )
-                number = phones[0]
+                number, created = phones[0], True
             else:
                 contact, number, token = found
         elif phone is not None:
@@ -184,9 +185,13 @@ def callback_request(
             task.phone_token = token  # type: ignore[attr-defined]  # read by TaskRow.of
         # Decided before it is saved, and saved as the planner would write the decision
         # back: allowed, callable now; refused, wait or end (one INSERT, no UPDATE).
-        decision = decide(
-            task_facts_many([TaskRow.of(task)], at=now, queues={queue.pk: queue})[0], now
+        facts = task_facts_many(
+            [TaskRow.of(task)],
+            at=now,
+            queues={queue.pk: queue},
+            new_contacts=(contact.pk,) if created else (),
         )
+        decision = decide(facts[0], now)
         verdict = verdict_of(decision, now=now, allowed_until=now)
         assert verdict is not None  # with allowed_until, every decision has a verdict
         verdict_set(task, verdict)

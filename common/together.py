@@ -40,10 +40,7 @@ def fetch_together(statements: Mapping[str, Statement]) -> dict[str, list[tuple[
         with connection.wrap_database_errors, connection.connection.pipeline():
             for name, (sql, params) in statements.items():
                 cursors[name].execute(sql, params)
-        return {
-            name: cursor.fetchall() if cursor.description is not None else []
-            for name, cursor in cursors.items()
-        }
+        return {name: _rows(cursor) for name, cursor in cursors.items()}
     finally:
         for cursor in cursors.values():
             cursor.close()
@@ -53,7 +50,12 @@ def fetch_all(statement: Statement) -> list[tuple[Any, ...]]:
     """Every row of one statement, on its own (none for a statement that answers none)."""
     with connection.cursor() as cursor:
         _fast(cursor).execute(statement.sql, statement.params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description is not None else []
+        return _rows(cursor)
+
+
+def _rows(cursor: Any) -> list[tuple[Any, ...]]:
+    """A statement's rows; none for one that answers none (a SET)."""
+    rows: list[tuple[Any, ...]] = cursor.fetchall() if cursor.description is not None else []
     return rows
 
 

@@ -20,7 +20,7 @@ from campaigns.models import Contact, PhoneNumber, Program, Purpose, Queue
 from campaigns.services import PhoneInput, contact_and_phones_create, phone_add
 from common.crypto import keyed_hash
 from common.rows import columns, instance, width
-from common.together import Statement, fetch_together
+from common.together import Statement, fetch_all, fetch_together
 from dialer.decision.engine import Decision, decide
 from dialer.models import CallTask, TaskOrigin
 from dialer.refusals import refusal_event, verdict_of, verdict_set
@@ -102,12 +102,10 @@ def _queue_and_holder(
 
 def _first_phone(contact: Contact) -> tuple[PhoneNumber, str | None] | None:
     """The contact's first number and its stored token."""
-    with connection.cursor() as cursor:
-        cursor.execute(_FIRST_OF_CONTACT, [contact.pk])
-        row = cursor.fetchone()
-    if row is None:
+    rows = fetch_all(Statement(_FIRST_OF_CONTACT, [contact.pk]))
+    if not rows:
         return None
-    _, phone, token = _phone_and_contact(row)
+    _, phone, token = _phone_and_contact(rows[0])
     phone.contact = contact
     return phone, token
 

@@ -28,7 +28,7 @@ from campaigns.models import (
 )
 from common.crypto import keyed_hash
 from common.phones import InvalidPhoneNumber, line_type, to_e164
-from common.rows import insert
+from common.rows import insert, insert_with
 
 
 def program_create(
@@ -241,11 +241,9 @@ def contact_and_phones_create(
         unique.setdefault(phone.number, phone)
     # In a caller's transaction, no savepoint: a failure here fails that transaction
     # whole (the contact, its numbers and its event are kept or lost with its work).
+    created = [_phone(contact=contact, e164=e164, phone=phone) for e164, phone in unique.items()]
     with transaction.atomic(savepoint=False):
-        insert(contact)
-        created = [
-            _phone_insert(contact=contact, e164=e164, phone=phone) for e164, phone in unique.items()
-        ]
+        insert_with(contact, created, link="contact")  # one statement: every new callback
         audit_record(
             actor=actor,
             action="contact.created",
@@ -262,12 +260,14 @@ def phone_add(*, contact: Contact, phone: PhoneInput) -> PhoneNumber:
     existing = PhoneNumber.objects.filter(contact=contact, number_hash=keyed_hash(e164)).first()
     if existing is not None:
         return existing
-    return _phone_insert(contact=contact, e164=e164, phone=phone)
+    number = _phone(contact=contact, e164=e164, phone=phone)
+    insert(number)
+    return number
 
 
-def _phone_insert(*, contact: Contact, e164: str, phone: PhoneInput) -> PhoneNumber:
-    """As `PhoneNumber.objects.create` (its `save` only derives the hash and exchange),
-    in plain SQL: every new contact of a callback writes one."""
+def _phone(*, contact: Contact, e164: str, phone: PhoneInput) -> PhoneNumber:
+    """A new number of `contact`, to be written in plain SQL as `PhoneNumber.objects.create`
+    would write it (its `save` only derives the hash and exchange)."""
     number = PhoneNumber(
         contact=contact,
         number=e164,
@@ -275,7 +275,6 @@ def _phone_insert(*, contact: Contact, e164: str, phone: PhoneInput) -> PhoneNum
         provided_by_patient=phone.provided_by_patient,
     )
     number.derive()
-    insert(number)
     return number
 
 

@@ -84,6 +84,38 @@ def insert_many(objs: Sequence[M]) -> None:
         _saved(obj, pk)
 
 
+def insert_with(parent: models.Model, children: Sequence[M], *, link: str) -> None:
+    """INSERT `parent` and its new `children` (their foreign key `link` names it) in one
+    statement, as `insert` and `insert_many` would in two; every id is set. The
+    children's key is the parent's new id, read inside the statement."""
+    if not children:
+        insert(parent)
+        return
+    parent_sql, parent_fields = _insert_sql(type(parent))
+    sql, fields = _insert_sql(type(children[0]))
+    key = type(children[0])._meta.get_field(link)
+    assert isinstance(key, models.ForeignKey)
+    head, _, tail = sql.partition(" VALUES ")
+    _, _, returning = tail.partition(" RETURNING ")
+    parent_id = f'(SELECT "{parent._meta.pk.column}" FROM parent)'  # noqa: S608 (model columns)
+    row = "(" + ", ".join(parent_id if field is key else "%s" for field in fields) + ")"
+    many = (
+        f"WITH parent AS ({parent_sql}) {head} VALUES {', '.join([row] * len(children))}"
+        f' RETURNING {returning}, "{key.column}"'
+    )
+    params = _values(parent, parent_fields)
+    own = tuple(field for field in fields if field is not key)
+    for child in children:
+        params.extend(_values(child, own))
+    with connection.cursor() as cursor:
+        cursor.execute(many, params)
+        rows = cursor.fetchall()
+    _saved(parent, rows[0][1])
+    for child, (pk, _) in zip(children, rows, strict=True):
+        _saved(child, pk)
+        setattr(child, link, parent)
+
+
 def insert(obj: M, *, on_conflict: str = "") -> M | None:
     """INSERT a new row for `obj` in plain SQL, as `save()` would (each field's `pre_save`,
     so `auto_now_add` and the like; values prepared by the fields: JSON, encryption), and

@@ -116,8 +116,12 @@ def keyed_once(
 
     1. Without a key there is nothing to recognise a repeat by: create.
     2. Otherwise create, and keep the key (replacing an expired one of the same name).
-    3. The same key raced in from another request (it holds the key, live): the
-       work is rolled back and the first request's task answered.
+    3. The key is held, live (a repeat, or the same key raced in from another
+       request): the work is rolled back and the first request's task answered, or
+       KeyReused raised when that request had another body.
+
+    A new key, the common case, is read by nothing but its own INSERT; a caller that
+    refuses a request before its work asks `keyed_replay` then.
     """
     if not key:
         return Recorded(create(), created=True)

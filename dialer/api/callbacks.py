@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +26,7 @@ from campaigns.models import Contact
 from campaigns.selectors import queue_by_slug
 from dialer.acts.callbacks import CallbackError, callback_request
 from dialer.acts.idempotency import KeyReused, keyed_once, keyed_replay
-from dialer.api.auth import IsApiClient, principal
+from dialer.api.auth import ApiPrincipal, IsApiClient, principal
 from dialer.api.common import (
     DecisionSerializer,
     FlatInput,
@@ -127,75 +128,92 @@ class CallbackCreate(APIView):
         who = principal(request)
         key = _idempotency_key(request)
         body_hash = _body_hash(request.data)
-        replayed = _keyed(
-            lambda: keyed_replay(client_id=who.client.pk, key=key, request_hash=body_hash)
-        )
-        if replayed is not None:
-            return _replay(replayed)
-        data = CallbackInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        queue = None
-        if fields.get("queue"):
-            queue = queue_by_slug(who.program, fields["queue"])
-            if queue is None:
-                raise ApiError.for_field("queue", "Unknown queue.")
-        contact = None
-        if fields.get("contact"):
-            # Names are not needed: one that no key decrypts must not lose the lead.
-            contact = (
-                Contact.objects.filter(program=who.program, pk=fields["contact"])
-                .defer("first_name", "last_name")
-                .first()
-            )
-            if contact is None:
-                raise ApiError.for_field("contact", "Unknown contact.")
         try:
-            once = keyed_once(
-                client=who.client,
-                key=key,
-                request_hash=body_hash,
-                task_of=lambda result: result.task,
-                create=lambda: callback_request(
-                    program=who.program,
-                    actor=who.actor,
-                    origin="api",
-                    enqueue=_enqueue_dispatch,
-                    queue=queue,
-                    contact=contact,
-                    phone=fields.get("phone"),
-                    requested_at=fields.get("requested_at"),
-                    source=fields["source"],
-                    state=fields["state"],
-                    postal_code=fields["postal_code"],
-                ),
+            return _created(request, who=who, key=key, body_hash=body_hash)
+        except KeyReused:
+            raise _key_reused() from None
+        except APIException:
+            # A repeat is answered by its key before what it says is judged. A new key
+            # costs no read of its own: the work's transaction keeps it, or finds it kept.
+            replayed = _keyed(
+                lambda: keyed_replay(client_id=who.client.pk, key=key, request_hash=body_hash)
             )
-        except CallbackError as exc:
-            raise ApiError.for_field(exc.field, str(exc)) from None
-        if isinstance(once.obj, CallTask):  # the same key raced in from another request
-            return _replay(once.obj)
-        result = once.obj
-        decision = result.decision.to_dict() if result.decision else None
-        body = {
-            # A task created now has no attempts; one found open is answered as it is.
-            "task": task_representation(result.task, attempts=() if result.created else None),
-            "decision": decision or result.task.last_decision or None,
-            "created": result.created,
-        }
-        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(body, status=code)
+            if replayed is None:
+                raise
+            return _replay(replayed)
+
+
+def _created(request: Request, *, who: ApiPrincipal, key: str, body_hash: str) -> Response:
+    """The callback made (201), or the open task that answers it (200); a repeat of a
+    kept key rolls its work back and answers the first request's task."""
+    data = CallbackInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    fields = data.validated_data
+    queue = None
+    if fields.get("queue"):
+        queue = queue_by_slug(who.program, fields["queue"])
+        if queue is None:
+            raise ApiError.for_field("queue", "Unknown queue.")
+    contact = None
+    if fields.get("contact"):
+        # Names are not needed: one that no key decrypts must not lose the lead.
+        contact = (
+            Contact.objects.filter(program=who.program, pk=fields["contact"])
+            .defer("first_name", "last_name")
+            .first()
+        )
+        if contact is None:
+            raise ApiError.for_field("contact", "Unknown contact.")
+    try:
+        once = keyed_once(
+            client=who.client,
+            key=key,
+            request_hash=body_hash,
+            task_of=lambda result: result.task,
+            create=lambda: callback_request(
+                program=who.program,
+                actor=who.actor,
+                origin="api",
+                enqueue=_enqueue_dispatch,
+                queue=queue,
+                contact=contact,
+                phone=fields.get("phone"),
+                requested_at=fields.get("requested_at"),
+                source=fields["source"],
+                state=fields["state"],
+                postal_code=fields["postal_code"],
+            ),
+        )
+    except CallbackError as exc:
+        raise ApiError.for_field(exc.field, str(exc)) from None
+    if isinstance(once.obj, CallTask):  # a repeat: the key is kept with the first one's task
+        return _replay(once.obj)
+    result = once.obj
+    decision = result.decision.to_dict() if result.decision else None
+    body = {
+        # A task created now has no attempts; one found open is answered as it is.
+        "task": task_representation(result.task, attempts=() if result.created else None),
+        "decision": decision or result.task.last_decision or None,
+        "created": result.created,
+    }
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return Response(body, status=code)
 
 
 def _keyed(replay: Callable[[], CallTask | None]) -> CallTask | None:
     try:
         return replay()
     except KeyReused:
-        raise ApiError(
-            "idempotency_key_reused",
-            "This Idempotency-Key was used with another body.",
-            http_status=409,
-            fields={IDEMPOTENCY_HEADER: ["Used with another body."]},
-        ) from None
+        raise _key_reused() from None
+
+
+def _key_reused() -> ApiError:
+    return ApiError(
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with another body.",
+        http_status=409,
+        fields={IDEMPOTENCY_HEADER: ["Used with another body."]},
+    )
 
 
 def _replay(task: CallTask) -> Response:

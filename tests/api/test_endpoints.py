@@ -203,6 +203,39 @@ class TestCallbacks:
         assert other.json()["error"]["code"] == "idempotency_key_reused"
         assert CallTask.objects.count() == 1
 
+    def test_a_repeat_writes_nothing_more(self, tokens: dict[str, str]) -> None:
+        body = {"phone": "305-555-0189", "source": "web-form"}
+        first = post(tokens["crm_a"], "callbacks/", body, HTTP_IDEMPOTENCY_KEY="k-3")
+        written = (Contact.objects.count(), AuditEvent.objects.count())
+        again = post(tokens["crm_a"], "callbacks/", body, HTTP_IDEMPOTENCY_KEY="k-3")
+        assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+        assert again.json()["task"]["id"] == first.json()["task"]["id"]
+        assert (Contact.objects.count(), AuditEvent.objects.count()) == written
+
+    @pytest.mark.parametrize(
+        "other",
+        [
+            {"phone": "12"},  # refused by its own fields
+            {"phone": "305-555-0188", "queue": "nope"},  # refused by what is on file
+        ],
+    )
+    def test_a_kept_key_answers_before_the_body_is_judged(
+        self, tokens: dict[str, str], other: dict[str, str]
+    ) -> None:
+        body = {"phone": "305-555-0187"}
+        post(tokens["crm_a"], "callbacks/", body, HTTP_IDEMPOTENCY_KEY="k-4")
+        reused = post(tokens["crm_a"], "callbacks/", other, HTTP_IDEMPOTENCY_KEY="k-4")
+        assert reused.status_code == 409
+        assert reused.json()["error"]["code"] == "idempotency_key_reused"
+        # A refused request keeps no key: the same key with a good body is then new.
+        bad = post(tokens["crm_a"], "callbacks/", other, HTTP_IDEMPOTENCY_KEY="k-5")
+        assert bad.status_code == 400
+        good = post(
+            tokens["crm_a"], "callbacks/", body | {"source": "x"}, HTTP_IDEMPOTENCY_KEY="k-5"
+        )
+        assert good.status_code == 200 and "Idempotent-Replayed" not in good
+        assert CallTask.objects.count() == 1
+
     def test_keys_are_per_client(self, tokens: dict[str, str]) -> None:
         a = post(
             tokens["crm_a"], "callbacks/", {"phone": "305-555-0194"}, HTTP_IDEMPOTENCY_KEY="same"

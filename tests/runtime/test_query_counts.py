@@ -28,15 +28,16 @@ from dnc.registry.load import RegistryInput, registry_load
 from tests.conftest import Portfolio
 from tests.runtime.helpers import MONDAY_MORNING, SYSTEM, new_task, open_queue
 
-# POST /api/v1/callbacks/: the token; the idempotency key; generic plans for the
-# transaction, the queue and the number's holder (one round trip); the contact and its
-# number; the task's facts (DNC, attempts and RND answers together, in one round trip; no
-# consents for a contact made in this request; the registry's coverage is read once per
-# registry version, kept when that read commits); the task, saved with its decision; the
-# audit events of the contact and the task, in one statement; the idempotency record kept
-# in one statement; BEGIN and COMMIT (no savepoint: a duplicate open task is seen by ON
-# CONFLICT). Audit rows are appended without a lock and sealed later (audit_seal).
-CALLBACK_QUERIES = 15
+# POST /api/v1/callbacks/: the token; generic plans for the transaction, the queue and
+# the number's holder (one round trip); the contact and its number (one statement); the
+# task's facts (DNC, attempts and RND answers together, in one round trip; no consents for
+# a contact made in this request; the registry's coverage is read once per registry
+# version, kept when that read commits); the task, saved with its decision; the audit
+# events of the contact and the task, in one statement; the idempotency key kept in one
+# statement (a new key is read by nothing else); BEGIN and COMMIT (no savepoint: a
+# duplicate open task is seen by ON CONFLICT). Audit rows are appended without a lock and
+# sealed later (audit_seal).
+CALLBACK_QUERIES = 13
 # One planner batch of a queue: claim the due tasks, read their facts in bulk, write the
 # decisions back in bulk with their audit events.
 PLANNER_QUERIES = 17

@@ -56,6 +56,18 @@ def dispatch(task_id: int) -> str:
     return dispatch_task(task_id=task_id).status
 
 
+def dispatch_soon(task_id: int) -> None:
+    """Send `dispatch` for one task now (a callback, on commit), with what Celery would
+    otherwise work out for each message given: its arguments' repr, and no queue to
+    declare (the default exchange puts a message straight on the queue named by its
+    routing key, and the workers declare the queues they consume). A callback's
+    publish cost about a millisecond of CPU in a request, a sixth of the request."""
+    # Celery passes argsrepr and kwargsrepr on with the other options; its stubs omit them.
+    dispatch.apply_async(  # type: ignore[call-arg]
+        (task_id,), argsrepr=f"({task_id},)", kwargsrepr="{}", declare=[]
+    )
+
+
 @shared_task(acks_late=True, name="dialer.bulk_dispatch_planned")
 def dispatch_planned(task_ids: list[int]) -> int:
     """Planned tasks, claimed and decided in one transaction; a redelivered chunk skips

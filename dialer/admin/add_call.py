@@ -99,9 +99,9 @@ class AddCallForm(forms.Form):
 
 
 def _enqueue_dispatch(task_id: int) -> None:
-    from dialer.tasks import dispatch
+    from dialer.tasks import dispatch_soon
 
-    dispatch.delay(task_id)
+    dispatch_soon(task_id)
 
 
 def add_call_view(request: HttpRequest, contact_id: int) -> HttpResponse:

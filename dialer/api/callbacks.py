@@ -93,10 +93,10 @@ def _enqueue_dispatch(task_id: int) -> None:
     """Dispatch at once (speed to lead). The task is committed already: if the broker
     cannot take the message, the planner's next tick dispatches it (the database is
     the queue of record), so the answer stays 201."""
-    from dialer.tasks import dispatch
+    from dialer.tasks import dispatch_soon
 
     try:
-        dispatch.delay(task_id)
+        dispatch_soon(task_id)
     except Exception as exc:  # any broker failure; the message may carry the broker's address
         log.warning(
             "dispatch of callback task %s not queued (%s): the planner will dispatch it",

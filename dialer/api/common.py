@@ -168,7 +168,7 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
     DRF's default keeps every request time of the window in one cache entry,
     read and rewritten whole by each request (6,000 floats at 6000/min); here
     each request adds one to a small integer in Redis: SET NX (with the
-    window's expiry) and INCR, pipelined in one round trip. A client may burst
+    window's expiry) and INCR, in one script (one command). A client may burst
     to twice the rate across a window boundary, never more.
 
     While Redis cannot be reached, requests are counted in this process
@@ -212,6 +212,17 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
 
 
 REDIS_RETRY_SECONDS = 5.0
+# The window's counter, made with its expiry when new, and counted: one command (a
+# pipeline of SET NX and INCR cost a third more CPU per request).
+_COUNT = "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
+
+
+@cache
+def _counter(client: Any) -> Any:
+    """The counting script, registered with this client (loaded again if Redis lost it)."""
+    return client.register_script(_COUNT)
+
+
 _redis_down_until = 0.0
 
 
@@ -221,10 +232,7 @@ def _count_in_redis(key: str, duration: int) -> int | None:
     if time.monotonic() < _redis_down_until:
         return None
     try:
-        pipe = _redis().pipeline(transaction=False)  # INCR alone is atomic; no MULTI needed
-        pipe.set(key, 0, ex=duration + 1, nx=True)
-        pipe.incr(key)
-        return int(pipe.execute()[1])
+        return int(_counter(_redis())(keys=[key], args=[duration + 1]))
     except redis.RedisError as exc:
         _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
         log.warning("throttle counting in this process: Redis unreachable (%s)", type(exc).__name__)

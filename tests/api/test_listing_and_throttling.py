@@ -119,3 +119,14 @@ class TestThrottle:
         # Another client of the same program, and a client of another program, are not slowed.
         assert get(tokens["manager_a"], "queues/").status_code == 200
         assert get(tokens["crm_b"], "queues/").status_code == 200
+
+    def test_a_windows_counter_expires_with_its_window(
+        self, tokens: dict[str, str], three_an_hour: None
+    ) -> None:
+        redis = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        client = ApiClient.objects.get(name="crm-a")
+        get(tokens["crm_a"], "queues/")
+        get(tokens["crm_a"], "queues/")
+        (key,) = redis.scan_iter(f"*throttle_client_{client.pk}:*")
+        assert int(redis.get(key)) == 2
+        assert 0 < redis.ttl(key) <= 3600 + 1  # the hour's window, and a second
